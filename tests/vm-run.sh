@@ -1,0 +1,18 @@
+#!/bin/bash
+# tests/vm-run.sh: runs every tests/vm/*.sh where guests boot (inside the host
+# VM, or natively on hardware KVM) and prints their PASS/FAIL/SKIP lines.
+# A test that dies without printing a FAIL counts as one failure.
+set -uo pipefail
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+for t in "$SRC"/tests/vm/*.sh; do
+	[ -x "$t" ] || continue
+	name=$(basename "$t")
+	log=$(mktemp)
+	timeout -k 10 "${SBX_VM_TEST_TIMEOUT:-900}" "$t" >"$log" 2>&1 </dev/null
+	rc=$?
+	cat "$log"
+	if [ $rc -ne 0 ] && ! grep -q '^FAIL ' "$log"; then
+		echo "FAIL $name: exited with status $rc"
+	fi
+	rm -f "$log"
+done
