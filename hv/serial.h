@@ -1,0 +1,38 @@
+/*
+ * hv/serial.h: an 8250/16550 UART at COM1 (0x3f8, IRQ 4), transmit only:
+ * what the guest writes goes to the console log and, optionally, stdout.
+ */
+#ifndef SBX_HV_SERIAL_H
+#define SBX_HV_SERIAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#define SERIAL_PORT 0x3f8
+#define SERIAL_IRQ 4
+
+struct vm;
+
+struct serial {
+	pthread_mutex_t lock;
+	struct vm *vm;
+	uint8_t ier, lcr, mcr, scr, dll, dlm;
+	int thre_irq;    /* THR-empty interrupt pending (IIR) */
+	int out_fd;      /* console log, -1 for none */
+	int copy_fd;     /* stdout copy, -1 for none */
+	uint64_t tx_bytes;
+	uint8_t last[64]; /* last bytes sent, for tests */
+	unsigned nlast;
+};
+
+/* Registers COM1 on vm->pio. out_fd, copy_fd: -1 or fds the serial owns. */
+int serial_init(struct vm *vm, struct serial *s, int out_fd, int copy_fd);
+
+/*
+ * Handles one register access (8250 register set, off 0..7). Pure except
+ * for output and the IRQ; used by the bus and by tests.
+ */
+void serial_io(void *dev, uint64_t off, uint8_t *data, uint32_t len,
+	       int is_write);
+
+#endif
