@@ -1,0 +1,183 @@
+/*
+ * net/backend_host.c: the host backend (tests and development only).
+ *
+ * Each sandbox is an `sbx-init --host --listen SOCK --root DIR/workspace`
+ * process: the same agent and protocol as in a VM, with no isolation. Its
+ * workspace is a plain folder, so it survives the process and sbxd.
+ */
+#include "net/sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net/sbxd.h"
+
+static int host_prepare(struct sbxd *d, struct sandbox *s)
+{
+	char ws[4200];
+
+	snprintf(ws, sizeof(ws), "%s/workspace", s->dir);
+	if (mkdir(ws, 0755) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Connects a Unix stream socket to path. fd or -errno. */
+static int host_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+static int host_start(struct sbxd *d, struct sandbox *s, int *pending)
+{
+	char ws[4200], log[4200];
+
+	snprintf(ws, sizeof(ws), "%s/workspace", s->dir);
+	snprintf(log, sizeof(log), "%s/agent.log", s->dir);
+	mkdir(ws, 0755);
+	unlink(s->sock);
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		setpgid(0, 0);
+		int lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (nul >= 0)
+			dup2(nul, 0);
+		if (lfd >= 0) {
+			dup2(lfd, 1);
+			dup2(lfd, 2);
+		}
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execl(d->cfg.agent, d->cfg.agent, "--host", "--listen", s->sock,
+		      "--root", ws, (char *)NULL);
+		_exit(127);
+	}
+	s->pid = pid;
+	s->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	/* Wait (bounded) until the agent accepts connections. */
+	for (int i = 0; i < 500; i++) {
+		int fd = host_connect(s->sock);
+		if (fd >= 0) {
+			close(fd);
+			return 0;
+		}
+		int st;
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			if (s->pidfd >= 0)
+				close(s->pidfd);
+			s->pidfd = -1;
+			s->pid = 0;
+			fprintf(stderr, "sbxd: agent %s exited at start (see %s)\n",
+				d->cfg.agent, log);
+			return -ECHILD;
+		}
+		struct timespec ts = { 0, 10 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	if (s->pidfd >= 0)
+		close(s->pidfd);
+	s->pidfd = -1;
+	s->pid = 0;
+	return -ETIMEDOUT;
+}
+
+static int host_dial(struct sbxd *d, struct sandbox *s)
+{
+	return host_connect(s->sock);
+}
+
+static void host_stop(struct sbxd *d, struct sandbox *s)
+{
+	if (s->pid > 0) {
+		kill(-s->pid, SIGTERM);
+		kill(s->pid, SIGTERM);
+		int st;
+		int done = 0;
+		for (int i = 0; i < 200 && !done; i++) {
+			if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+				done = 1;
+				break;
+			}
+			struct timespec ts = { 0, 10 * 1000000 };
+			nanosleep(&ts, NULL);
+		}
+		if (!done) {
+			kill(-s->pid, SIGKILL);
+			kill(s->pid, SIGKILL);
+			waitpid(s->pid, &st, 0);
+		}
+	}
+	if (s->pidfd >= 0)
+		close(s->pidfd);
+	s->pidfd = -1;
+	s->pid = 0;
+	unlink(s->sock);
+}
+
+static int host_rm(const char *path, const struct stat *st, int flag,
+		   struct FTW *ftw)
+{
+	if (flag == FTW_DP)
+		return rmdir(path) ? 0 : 0;
+	unlink(path);
+	return 0;
+}
+
+static int host_destroy(struct sbxd *d, struct sandbox *s)
+{
+	if (nftw(s->dir, host_rm, 32, FTW_DEPTH | FTW_PHYS) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+static int host_check_ready(struct sbxd *d, struct sandbox *s)
+{
+	return 1; /* host_start waits itself */
+}
+
+const struct backend_ops backend_host = {
+	.name = "host",
+	.check_ready = host_check_ready,
+	.prepare = host_prepare,
+	.start = host_start,
+	.dial = host_dial,
+	.stop = host_stop,
+	.destroy = host_destroy,
+};

@@ -1,0 +1,302 @@
+/*
+ * net/main.c: the sbxd command line.
+ *
+ *   sbxd serve --state DIR [--listen 127.0.0.1:8443] [--domain localhost]
+ *              [--backend host|vm] [--agent PATH] [--vmm PATH] [--images DIR]
+ *              [--cert PEM --key PEM] [--public-port N] [--disk-mib N]
+ *   sbxd token create --tenant NAME --state DIR
+ *   sbxd token list --state DIR
+ *   sbxd token revoke ID --state DIR
+ *
+ * serve: sets up the state folder, TLS (a self-signed certificate on first
+ * start), the token store (the first token is created and printed when there
+ * is none), the sandbox table, the listening socket and signals, then runs
+ * the event loop until SIGINT/SIGTERM, and stops every sandbox on the way out.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "net/agent.h"
+#include "net/conn.h"
+#include "net/sbxd.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: sbxd serve --state DIR [options]\n"
+		"       sbxd token create --tenant NAME --state DIR\n"
+		"       sbxd token list --state DIR\n"
+		"       sbxd token revoke ID --state DIR\n"
+		"\n"
+		"serve options:\n"
+		"  --state DIR        state folder (tokens, sandboxes, TLS key)\n"
+		"  --listen ADDR:PORT HTTPS listen address (default 127.0.0.1:8443)\n"
+		"  --domain NAME      preview URL domain (default localhost)\n"
+		"  --backend host|vm  sandbox runtime (default vm; host is for tests)\n"
+		"  --agent PATH       sbx-init, for --backend host\n"
+		"  --vmm PATH         sbx-vmm, for --backend vm\n"
+		"  --images DIR       guest kernel, initramfs, rootfs, for --backend vm\n"
+		"  --cert PEM --key PEM  certificate (default: self-signed in STATE/tls)\n"
+		"  --public-port N    port shown in preview URLs (default: the listen port)\n"
+		"  --disk-mib N       workspace disk size for new VM sandboxes (default 4096)\n");
+}
+
+static int main_listen(struct sbxd *d)
+{
+	char host[256];
+	const char *l = d->cfg.listen;
+	const char *colon = strrchr(l, ':');
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *ai;
+
+	if (!colon || (size_t)(colon - l) >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, l, (size_t)(colon - l));
+	host[colon - l] = 0;
+	if (host[0] == '[') { /* [::1]:8443 */
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = 0;
+	}
+	if (getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &ai))
+		return -EINVAL;
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd < 0) {
+		freeaddrinfo(ai);
+		return -errno;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 512)) {
+		int e = -errno;
+		close(fd);
+		freeaddrinfo(ai);
+		return e;
+	}
+	freeaddrinfo(ai);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	d->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+						 : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	d->listen_w.fd = fd;
+	d->listen_w.cb = conn_accept;
+	return loop_add(&d->loop, &d->listen_w, EPOLLIN);
+}
+
+static void main_on_signal(struct loop_watch *w, uint32_t events)
+{
+	struct sbxd *d = (struct sbxd *)((char *)w - offsetof(struct sbxd, signal_w));
+	struct signalfd_siginfo si;
+
+	while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM)
+			d->loop.stop = 1;
+	}
+}
+
+static void main_tick(void *arg, uint64_t now_ms)
+{
+	struct sbxd *d = arg;
+
+	conn_tick(d, now_ms);
+	agent_tick(d);
+	if (now_ms)
+		sandbox_tick(d, now_ms);
+}
+
+static int main_serve(struct sbxd *d)
+{
+	int rc;
+	sigset_t ss;
+
+	if (!d->cfg.state_dir) {
+		fprintf(stderr, "sbxd: --state DIR is required\n");
+		return 2;
+	}
+	if (!strcmp(d->cfg.backend, "host")) {
+		d->backend = &backend_host;
+		if (!d->cfg.agent || access(d->cfg.agent, X_OK)) {
+			fprintf(stderr, "sbxd: --backend host needs --agent PATH-to-sbx-init\n");
+			return 2;
+		}
+	} else if (!strcmp(d->cfg.backend, "vm")) {
+		d->backend = &backend_vm;
+		if (!d->cfg.images)
+			fprintf(stderr, "sbxd: warning: no --images: sandboxes cannot boot\n");
+	} else {
+		fprintf(stderr, "sbxd: unknown backend %s\n", d->cfg.backend);
+		return 2;
+	}
+	mkdir(d->cfg.state_dir, 0700);
+	signal(SIGPIPE, SIG_IGN);
+	/* Two descriptors per stream (client, agent): take all we may. */
+	struct rlimit rl;
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if ((rc = loop_init(&d->loop))) {
+		fprintf(stderr, "sbxd: epoll: %s\n", strerror(-rc));
+		return 1;
+	}
+	if ((rc = tls_server_init(&d->tls, d->cfg.state_dir, d->cfg.domain, d->cfg.cert,
+				  d->cfg.key)))
+		return 1;
+	if ((rc = auth_load(&d->auth, d->cfg.state_dir)) ||
+	    (rc = sandbox_table_load(d))) {
+		fprintf(stderr, "sbxd: state: %s\n", strerror(-rc));
+		return 1;
+	}
+	if ((rc = main_listen(d))) {
+		fprintf(stderr, "sbxd: listen %s: %s\n", d->cfg.listen, strerror(-rc));
+		return 1;
+	}
+	sigemptyset(&ss);
+	sigaddset(&ss, SIGINT);
+	sigaddset(&ss, SIGTERM);
+	sigprocmask(SIG_BLOCK, &ss, NULL);
+	d->signal_w.fd = signalfd(-1, &ss, SFD_NONBLOCK | SFD_CLOEXEC);
+	d->signal_w.cb = main_on_signal;
+	loop_add(&d->loop, &d->signal_w, EPOLLIN);
+
+	printf("sbxd: listening on https://%s (port %u), backend %s\n", d->cfg.listen,
+	       d->port, d->backend->name);
+	printf("sbxd: certificate SHA-256 fingerprint %s\n", d->tls.fingerprint);
+	if (d->auth.n == 0) {
+		char tok[AUTH_TOKEN_LEN + 1];
+		if (!auth_create(&d->auth, "default", tok)) {
+			printf("sbxd: first token (tenant \"default\"), shown once:\n%s\n", tok);
+			explicit_bzero(tok, sizeof(tok));
+		}
+	}
+	fflush(stdout);
+
+	d->loop.tick = main_tick;
+	d->loop.tick_arg = d;
+	rc = loop_run(&d->loop);
+
+	printf("sbxd: stopping\n");
+	conn_close_all(d);
+	agent_tick(d);
+	sandbox_table_fini(d);
+	auth_free(&d->auth);
+	tls_server_fini(&d->tls);
+	close(d->listen_w.fd);
+	close(d->signal_w.fd);
+	loop_fini(&d->loop);
+	return rc ? 1 : 0;
+}
+
+static int main_token(struct sbxd *d, int argc, char **argv, const char *tenant)
+{
+	struct auth a;
+	int rc;
+
+	if (!d->cfg.state_dir || optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	mkdir(d->cfg.state_dir, 0700);
+	if ((rc = auth_load(&a, d->cfg.state_dir))) {
+		fprintf(stderr, "sbxd: %s\n", strerror(-rc));
+		return 1;
+	}
+	const char *cmd = argv[optind];
+	if (!strcmp(cmd, "create")) {
+		char tok[AUTH_TOKEN_LEN + 1];
+		if (!tenant) {
+			fprintf(stderr, "sbxd: token create needs --tenant NAME\n");
+			rc = -EINVAL;
+		} else if ((rc = auth_create(&a, tenant, tok))) {
+			fprintf(stderr, "sbxd: token create: %s\n", strerror(-rc));
+		} else {
+			printf("%s\n", tok);
+			explicit_bzero(tok, sizeof(tok));
+		}
+	} else if (!strcmp(cmd, "list")) {
+		printf("%-14s %-24s %s\n", "ID", "TENANT", "CREATED");
+		for (size_t i = 0; i < a.n; i++)
+			printf("%-14s %-24s %s\n", a.v[i].id, a.v[i].tenant, a.v[i].created);
+	} else if (!strcmp(cmd, "revoke") && optind + 1 < argc) {
+		rc = auth_revoke(&a, argv[optind + 1]);
+		if (rc)
+			fprintf(stderr, "sbxd: token revoke: %s\n", strerror(-rc));
+	} else {
+		usage(stderr);
+		rc = -EINVAL;
+	}
+	auth_free(&a);
+	return rc ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "state", required_argument, 0, 's' },
+		{ "listen", required_argument, 0, 'l' },
+		{ "domain", required_argument, 0, 'd' },
+		{ "backend", required_argument, 0, 'b' },
+		{ "images", required_argument, 0, 'i' },
+		{ "agent", required_argument, 0, 'a' },
+		{ "vmm", required_argument, 0, 'v' },
+		{ "cert", required_argument, 0, 'c' },
+		{ "key", required_argument, 0, 'k' },
+		{ "tenant", required_argument, 0, 't' },
+		{ "public-port", required_argument, 0, 'p' },
+		{ "disk-mib", required_argument, 0, 'm' },
+		{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	static struct sbxd d; /* large (TLS state): not on the stack */
+	const char *tenant = NULL;
+	int o;
+
+	d.cfg = (struct sbxd_config){
+		.listen = "127.0.0.1:8443",
+		.domain = "localhost",
+		.backend = "vm",
+		.vmm = "sbx-vmm",
+	};
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	const char *sub = argv[1];
+	optind = 2;
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (o) {
+		case 's': d.cfg.state_dir = optarg; break;
+		case 'l': d.cfg.listen = optarg; break;
+		case 'd': d.cfg.domain = optarg; break;
+		case 'b': d.cfg.backend = optarg; break;
+		case 'i': d.cfg.images = optarg; break;
+		case 'a': d.cfg.agent = optarg; break;
+		case 'v': d.cfg.vmm = optarg; break;
+		case 'c': d.cfg.cert = optarg; break;
+		case 'k': d.cfg.key = optarg; break;
+		case 't': tenant = optarg; break;
+		case 'p': d.cfg.public_port = (unsigned)atoi(optarg); break;
+		case 'm': d.cfg.disk_mib = strtoull(optarg, NULL, 10); break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!strcmp(sub, "serve"))
+		return main_serve(&d);
+	if (!strcmp(sub, "token"))
+		return main_token(&d, argc, argv, tenant);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,583 @@
+/*
+ * net/sandbox.c: the sandbox table, its file, and start/sleep/stop.
+ *
+ * Theory of operation: sandboxes are created stopped. sandbox_dial() boots
+ * one through the backend when needed (bounded wait, on the loop thread) and
+ * opens an agent connection; every open connection counts as busy. The tick
+ * puts a sandbox to sleep once it has been idle (not busy) for sleepAfter,
+ * unless keepAlive. The backend's pidfd tells when a runtime died on its own:
+ * the sandbox is marked stopped (crashed) and the next request boots it.
+ */
+#include "net/sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <stddef.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mbedtls/sha256.h>
+
+#include "net/agent.h"
+#include "net/sbxd.h"
+
+uint64_t sandbox_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void sandbox_iso_time(uint64_t ms, char *out)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	char b[24];
+
+	gmtime_r(&t, &tm);
+	strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, 32, "%s.%03uZ", b, (unsigned)(ms % 1000));
+}
+
+static void sandbox_paths(struct sbxd *d, struct sandbox *s)
+{
+	unsigned char h[32];
+	char in[160];
+
+	snprintf(in, sizeof(in), "%s/%s", s->tenant, s->id);
+	mbedtls_sha256_ret((unsigned char *)in, strlen(in), h, 0);
+	for (int i = 0; i < 8; i++)
+		snprintf(s->key + 2 * i, 3, "%02x", h[i]);
+	snprintf(s->dir, sizeof(s->dir), "%s/sandboxes/%s", d->cfg.state_dir, s->key);
+	int n = snprintf(s->sock, sizeof(s->sock), "%s/run/%s.sock",
+			 d->cfg.state_dir, s->key);
+	if (n < 0 || (size_t)n >= sizeof(s->sock))
+		snprintf(s->sock, sizeof(s->sock), "/tmp/sbxd-%d-%s.sock",
+			 (int)getuid(), s->key);
+}
+
+struct sandbox *sandbox_find(struct sbxd *d, const char *tenant, const char *id)
+{
+	for (struct sandbox *s = d->table.head; s; s = s->next)
+		if (!strcmp(s->tenant, tenant) && !strcmp(s->id, id))
+			return s;
+	return NULL;
+}
+
+static struct sandbox *sandbox_new(struct sbxd *d, const char *tenant,
+				   const char *id)
+{
+	struct sandbox *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->d = d;
+	snprintf(s->tenant, sizeof(s->tenant), "%s", tenant);
+	snprintf(s->id, sizeof(s->id), "%s", id);
+	s->env = json_object();
+	s->limits = json_object();
+	s->sleep_after_ms = SANDBOX_DEFAULT_SLEEP_MS;
+	s->pidfd = -1;
+	s->vmm.pidfd = s->vmm.ready_fd = -1;
+	s->pid_w.fd = -1;
+	s->ready_fd = -1;
+	s->ready_w.fd = -1;
+	sandbox_paths(d, s);
+	return s;
+}
+
+static void sandbox_free(struct sandbox *s)
+{
+	json_decref(s->env);
+	json_decref(s->limits);
+	free(s);
+}
+
+/* Parses a duration: a number of ms, or a string "500ms", "30s", "10m", "2h". */
+static int sandbox_duration(json_t *v, uint64_t *ms)
+{
+	if (json_is_integer(v) && json_integer_value(v) >= 0) {
+		*ms = (uint64_t)json_integer_value(v);
+		return 0;
+	}
+	if (json_is_real(v) && json_real_value(v) >= 0) {
+		*ms = (uint64_t)json_real_value(v);
+		return 0;
+	}
+	if (!json_is_string(v))
+		return -EINVAL;
+	const char *str = json_string_value(v);
+	char *e;
+	errno = 0;
+	unsigned long long n = strtoull(str, &e, 10);
+	if (e == str || errno)
+		return -EINVAL;
+	uint64_t mul;
+	if (!strcmp(e, "ms") || !*e)
+		mul = 1;
+	else if (!strcmp(e, "s"))
+		mul = 1000;
+	else if (!strcmp(e, "m"))
+		mul = 60000;
+	else if (!strcmp(e, "h"))
+		mul = 3600000;
+	else
+		return -EINVAL;
+	if (n > UINT64_MAX / mul)
+		return -EINVAL;
+	*ms = n * mul;
+	return 0;
+}
+
+int sandbox_apply(struct sandbox *s, json_t *opts, const char **why)
+{
+	json_t *v;
+
+	if (!opts)
+		return 0;
+	if (!json_is_object(opts)) {
+		*why = "body must be a JSON object";
+		return -EINVAL;
+	}
+	v = json_object_get(opts, "env");
+	if (!v)
+		v = json_object_get(opts, "envVars");
+	if (v) {
+		const char *k;
+		json_t *val;
+		if (!json_is_object(v)) {
+			*why = "env must be an object of strings";
+			return -EINVAL;
+		}
+		json_object_foreach(v, k, val) {
+			if ((!json_is_string(val) && !json_is_null(val)) || !*k ||
+			    strchr(k, '=')) {
+				*why = "env must be an object of strings";
+				return -EINVAL;
+			}
+		}
+		json_object_foreach(v, k, val) {
+			if (json_is_null(val))
+				json_object_del(s->env, k);
+			else
+				json_object_set(s->env, k, val);
+		}
+	}
+	v = json_object_get(opts, "sleepAfter");
+	if (v) {
+		uint64_t ms;
+		if (sandbox_duration(v, &ms) || ms < 1000) {
+			*why = "sleepAfter must be ms >= 1000 or a string like \"10m\"";
+			return -EINVAL;
+		}
+		s->sleep_after_ms = ms;
+	}
+	v = json_object_get(opts, "keepAlive");
+	if (v) {
+		if (!json_is_boolean(v)) {
+			*why = "keepAlive must be a boolean";
+			return -EINVAL;
+		}
+		s->keep_alive = json_is_true(v);
+	}
+	v = json_object_get(opts, "limits");
+	if (v) {
+		if (!json_is_object(v)) {
+			*why = "limits must be an object";
+			return -EINVAL;
+		}
+		json_object_update(s->limits, v);
+	}
+	return 0;
+}
+
+json_t *sandbox_json(struct sbxd *d, struct sandbox *s)
+{
+	json_t *ports = json_array();
+	char url[512];
+
+	for (int i = 0; i < s->nports; i++) {
+		snprintf(url, sizeof(url), "https://%u-%s-%s.%s:%u/", s->ports[i].port,
+			 s->id, s->ports[i].token, d->cfg.domain,
+			 d->cfg.public_port ? d->cfg.public_port : d->port);
+		json_array_append_new(ports, json_pack("{s:i,s:s,s:s,s:s}", "port",
+						       (int)s->ports[i].port, "url", url,
+						       "name", s->ports[i].name, "status", "active"));
+	}
+	return json_pack("{s:s,s:s,s:s,s:O,s:I,s:b,s:O,s:o}", "id", s->id, "status",
+			 s->running ? "running" : "stopped", "createdAt", s->created,
+			 "env", s->env, "sleepAfter", (json_int_t)s->sleep_after_ms,
+			 "keepAlive", s->keep_alive, "limits", s->limits,
+			 "exposedPorts", ports);
+}
+
+int sandbox_table_save(struct sbxd *d)
+{
+	json_t *arr = json_array();
+	char tmp[4200];
+
+	for (struct sandbox *s = d->table.head; s; s = s->next) {
+		json_t *ports = json_array();
+		for (int i = 0; i < s->nports; i++)
+			json_array_append_new(ports, json_pack("{s:i,s:s,s:s}", "port",
+							       (int)s->ports[i].port, "token",
+							       s->ports[i].token, "name",
+							       s->ports[i].name));
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:O,s:O,s:I,s:b,s:o}",
+						     "tenant", s->tenant, "id", s->id,
+						     "created", s->created, "env", s->env,
+						     "limits", s->limits, "sleepAfter",
+						     (json_int_t)s->sleep_after_ms,
+						     "keepAlive", s->keep_alive, "ports", ports));
+	}
+	json_t *root = json_pack("{s:i,s:o}", "version", 1, "sandboxes", arr);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", d->table.path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		json_decref(root);
+		return -errno;
+	}
+	int rc = json_dumpfd(root, fd, JSON_INDENT(1));
+	json_decref(root);
+	if (rc || fsync(fd) || close(fd)) {
+		unlink(tmp);
+		return -EIO;
+	}
+	return rename(tmp, d->table.path) ? -errno : 0;
+}
+
+int sandbox_table_load(struct sbxd *d)
+{
+	json_error_t jerr;
+	char dir[4200];
+
+	snprintf(d->table.path, sizeof(d->table.path), "%s/sandboxes.json",
+		 d->cfg.state_dir);
+	snprintf(dir, sizeof(dir), "%s/sandboxes", d->cfg.state_dir);
+	mkdir(dir, 0700);
+	snprintf(dir, sizeof(dir), "%s/run", d->cfg.state_dir);
+	mkdir(dir, 0700);
+	if (access(d->table.path, F_OK))
+		return 0;
+	json_t *root = json_load_file(d->table.path, 0, &jerr);
+	if (!root) {
+		fprintf(stderr, "sbxd: %s: %s\n", d->table.path, jerr.text);
+		return -EINVAL;
+	}
+	json_t *arr = json_object_get(root, "sandboxes");
+	size_t i;
+	json_t *o;
+	json_array_foreach(arr, i, o) {
+		const char *tn = json_string_value(json_object_get(o, "tenant"));
+		const char *id = json_string_value(json_object_get(o, "id"));
+		const char *why;
+		if (!tn || !id)
+			continue;
+		struct sandbox *s = sandbox_new(d, tn, id);
+		if (!s)
+			break;
+		snprintf(s->created, sizeof(s->created), "%s",
+			 json_string_value(json_object_get(o, "created")) ?: "");
+		json_t *opts = json_pack("{s:O?,s:O?,s:O?,s:O?}", "env",
+					 json_object_get(o, "env"), "limits",
+					 json_object_get(o, "limits"), "sleepAfter",
+					 json_object_get(o, "sleepAfter"), "keepAlive",
+					 json_object_get(o, "keepAlive"));
+		sandbox_apply(s, opts, &why);
+		json_decref(opts);
+		size_t j;
+		json_t *p;
+		json_array_foreach(json_object_get(o, "ports"), j, p) {
+			if (s->nports >= SANDBOX_MAX_PORTS)
+				break;
+			struct sandbox_port *sp = &s->ports[s->nports];
+			const char *tok = json_string_value(json_object_get(p, "token"));
+			const char *nm = json_string_value(json_object_get(p, "name"));
+			sp->port = (unsigned)json_integer_value(json_object_get(p, "port"));
+			if (!tok || !sp->port)
+				continue;
+			snprintf(sp->token, sizeof(sp->token), "%s", tok);
+			snprintf(sp->name, sizeof(sp->name), "%s", nm ? nm : "");
+			s->nports++;
+		}
+		s->next = d->table.head;
+		d->table.head = s;
+		d->table.count++;
+	}
+	json_decref(root);
+	return 0;
+}
+
+int sandbox_create(struct sbxd *d, const char *tenant, const char *id,
+		   json_t *opts, struct sandbox **out)
+{
+	const char *why;
+	struct sandbox *s = sandbox_find(d, tenant, id);
+
+	if (s) {
+		*out = s;
+		return -EEXIST;
+	}
+	s = sandbox_new(d, tenant, id);
+	if (!s)
+		return -ENOMEM;
+	sandbox_iso_time(sandbox_wall_ms(), s->created);
+	if (sandbox_apply(s, opts, &why)) {
+		sandbox_free(s);
+		return -EINVAL;
+	}
+	if (mkdir(s->dir, 0700) && errno != EEXIST) {
+		int e = -errno;
+		sandbox_free(s);
+		return e;
+	}
+	int rc = d->backend->prepare(d, s);
+	if (rc) {
+		d->backend->destroy(d, s);
+		sandbox_free(s);
+		return rc;
+	}
+	s->next = d->table.head;
+	d->table.head = s;
+	d->table.count++;
+	rc = sandbox_table_save(d);
+	*out = s;
+	return rc;
+}
+
+static void sandbox_unwatch(struct sbxd *d, struct sandbox *s)
+{
+	if (s->pid_w.fd >= 0)
+		loop_del(&d->loop, &s->pid_w);
+	s->pid_w.fd = -1;
+}
+
+static void sandbox_unwatch_ready(struct sbxd *d, struct sandbox *s)
+{
+	if (s->ready_w.fd >= 0)
+		loop_del(&d->loop, &s->ready_w);
+	s->ready_w.fd = -1;
+}
+
+/* Fails every call waiting for the boot (they answer 503). */
+static void sandbox_fail_waiters(struct sandbox *s, int err)
+{
+	while (s->waiters) {
+		struct agent_call *a = s->waiters;
+		s->waiters = a->next_wait;
+		a->next_wait = NULL;
+		agent_call_fail(a, err);
+	}
+}
+
+void sandbox_stop(struct sbxd *d, struct sandbox *s)
+{
+	if (!s->running && !s->starting)
+		return;
+	sandbox_unwatch(d, s);
+	sandbox_unwatch_ready(d, s);
+	d->backend->stop(d, s);
+	s->running = 0;
+	s->crashed = 0;
+	if (s->starting) {
+		s->starting = 0;
+		sandbox_fail_waiters(s, -ECHILD);
+	}
+}
+
+int sandbox_destroy(struct sbxd *d, struct sandbox *s)
+{
+	sandbox_stop(d, s);
+	d->backend->destroy(d, s);
+	for (struct sandbox **pp = &d->table.head; *pp; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			d->table.count--;
+			break;
+		}
+	}
+	sandbox_free(s);
+	return sandbox_table_save(d);
+}
+
+void sandbox_table_fini(struct sbxd *d)
+{
+	struct sandbox *s = d->table.head, *n;
+
+	for (; s; s = n) {
+		n = s->next;
+		sandbox_stop(d, s);
+		sandbox_free(s);
+	}
+	d->table.head = NULL;
+}
+
+/* The runtime's pidfd became readable: it exited without being asked. */
+static void sandbox_on_exit(struct loop_watch *w, uint32_t events)
+{
+	struct sandbox *s = (struct sandbox *)((char *)w - offsetof(struct sandbox, pid_w));
+	struct sbxd *d = s->d;
+
+	fprintf(stderr, "sbxd: sandbox %s/%s: runtime exited unexpectedly\n",
+		s->tenant, s->id);
+	sandbox_unwatch(d, s);
+	sandbox_unwatch_ready(d, s);
+	d->backend->stop(d, s); /* reaps and closes */
+	s->running = 0;
+	s->crashed = 1;
+	if (s->starting) {
+		s->starting = 0;
+		sandbox_fail_waiters(s, -ECHILD);
+	}
+}
+
+static void sandbox_watch_exit(struct sbxd *d, struct sandbox *s)
+{
+	if (s->pidfd >= 0) {
+		s->pid_w.fd = s->pidfd;
+		s->pid_w.cb = sandbox_on_exit;
+		loop_add(&d->loop, &s->pid_w, EPOLLIN);
+	}
+}
+
+/* The boot finished (or failed): connect the waiting calls. */
+static void sandbox_booted(struct sbxd *d, struct sandbox *s, int rc)
+{
+	sandbox_unwatch_ready(d, s);
+	s->starting = 0;
+	if (rc < 0) {
+		fprintf(stderr, "sbxd: sandbox %s/%s: boot failed: %s\n", s->tenant,
+			s->id, strerror(-rc));
+		sandbox_unwatch(d, s);
+		d->backend->stop(d, s);
+		sandbox_fail_waiters(s, rc);
+		return;
+	}
+	s->running = 1;
+	s->last_used_ms = loop_now_ms();
+	while (s->waiters) {
+		struct agent_call *a = s->waiters;
+		s->waiters = a->next_wait;
+		a->next_wait = NULL;
+		int fd = d->backend->dial(d, s);
+		if (fd < 0) {
+			agent_call_fail(a, fd);
+			continue;
+		}
+		int fl = fcntl(fd, F_GETFL);
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+		agent_call_attach(a, fd);
+	}
+}
+
+static void sandbox_on_ready(struct loop_watch *w, uint32_t events)
+{
+	struct sandbox *s = (struct sandbox *)((char *)w - offsetof(struct sandbox, ready_w));
+	struct sbxd *d = s->d;
+	int rc = d->backend->check_ready(d, s);
+
+	if (rc == 0)
+		return;
+	sandbox_booted(d, s, rc > 0 ? 0 : rc);
+}
+
+int sandbox_dial(struct sbxd *d, struct sandbox *s, struct agent_call *a)
+{
+	int rc;
+
+	if (!s->running && !s->starting) {
+		int pending = 0;
+		rc = d->backend->start(d, s, &pending);
+		if (rc)
+			return rc;
+		s->crashed = 0;
+		s->default_ctx[0][0] = s->default_ctx[1][0] = 0;
+		sandbox_watch_exit(d, s);
+		if (pending) {
+			s->starting = 1;
+			s->start_deadline_ms = loop_now_ms() + SANDBOX_BOOT_MS;
+			s->ready_w.fd = s->ready_fd;
+			s->ready_w.cb = sandbox_on_ready;
+			loop_add(&d->loop, &s->ready_w, EPOLLIN);
+		} else {
+			s->running = 1;
+		}
+	}
+	s->busy++;
+	s->last_used_ms = loop_now_ms();
+	if (s->starting) {
+		a->next_wait = s->waiters;
+		s->waiters = a;
+		return -EINPROGRESS;
+	}
+	rc = d->backend->dial(d, s);
+	if (rc < 0) {
+		s->busy--;
+		return rc;
+	}
+	int fl = fcntl(rc, F_GETFL);
+	fcntl(rc, F_SETFL, fl | O_NONBLOCK);
+	return rc;
+}
+
+void sandbox_unwait(struct sandbox *s, struct agent_call *a)
+{
+	for (struct agent_call **pp = &s->waiters; *pp; pp = &(*pp)->next_wait) {
+		if (*pp == a) {
+			*pp = a->next_wait;
+			a->next_wait = NULL;
+			return;
+		}
+	}
+}
+
+void sandbox_release(struct sbxd *d, struct sandbox *s)
+{
+	if (s->busy)
+		s->busy--;
+	s->last_used_ms = loop_now_ms();
+}
+
+void sandbox_tick(struct sbxd *d, uint64_t now_ms)
+{
+	for (struct sandbox *s = d->table.head; s; s = s->next) {
+		if (s->starting && now_ms > s->start_deadline_ms) {
+			sandbox_booted(d, s, -ETIMEDOUT);
+			continue;
+		}
+		if (!s->running || s->keep_alive || s->busy)
+			continue;
+		if (now_ms - s->last_used_ms >= s->sleep_after_ms) {
+			fprintf(stderr, "sbxd: sandbox %s/%s: idle, going to sleep\n",
+				s->tenant, s->id);
+			sandbox_stop(d, s);
+		}
+	}
+}
+
+struct sandbox_port *sandbox_find_preview(struct sbxd *d, const char *id,
+					  unsigned port, const char *token,
+					  struct sandbox **sb)
+{
+	for (struct sandbox *s = d->table.head; s; s = s->next) {
+		if (strcasecmp(s->id, id))
+			continue;
+		for (int i = 0; i < s->nports; i++) {
+			struct sandbox_port *p = &s->ports[i];
+			if (p->port == port && strlen(token) == strlen(p->token) &&
+			    auth_ct_equal(token, p->token, strlen(p->token))) {
+				*sb = s;
+				return p;
+			}
+		}
+	}
+	return NULL;
+}

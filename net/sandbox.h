@@ -1,0 +1,145 @@
+/*
+ * net/sandbox.h: the table of sandboxes and their lifecycle.
+ *
+ * A sandbox belongs to one tenant; its key is (tenant, id), so another
+ * tenant's sandbox of the same id is simply not found. The persistent part
+ * (settings, exposed ports) lives in STATE/sandboxes.json, rewritten whole on
+ * every change; the runtime part (is it running, its pidfd, busy count) is
+ * rebuilt on start: after an sbxd restart every sandbox is stopped and boots
+ * again on first use, its workspace intact. A backend (host processes or
+ * VMs, see backend.h) starts, dials and stops them. Single-threaded.
+ */
+#ifndef SBX_NET_SANDBOX_H
+#define SBX_NET_SANDBOX_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "hv/supervisor.h"
+#include "net/loop.h"
+
+#define SANDBOX_MAX_PORTS 32
+#define SANDBOX_DEFAULT_SLEEP_MS 600000ULL
+#define SANDBOX_BOOT_MS 120000ULL /* longest asynchronous boot */
+
+struct sbxd;
+struct agent_call;
+
+struct sandbox_port {
+	unsigned port;
+	char token[17]; /* 16 hex digits, part of the preview host name */
+	char name[64];
+};
+
+struct sandbox {
+	struct sandbox *next;
+	struct sbxd *d;
+	char tenant[64];
+	char id[64];
+	char key[17]; /* hex digest of tenant/id: names its folder */
+	char created[32];
+	json_t *env;    /* object NAME -> value */
+	json_t *limits; /* object, passed through */
+	uint64_t sleep_after_ms;
+	int keep_alive;
+	struct sandbox_port ports[SANDBOX_MAX_PORTS];
+	int nports;
+
+	/* runtime */
+	char dir[4096];  /* STATE/sandboxes/KEY */
+	char sock[108];  /* agent socket (host) or vsock UDS (vm) */
+	int running;
+	pid_t pid;
+	int pidfd;
+	struct loop_watch pid_w;
+	struct sbx_vmm vmm;
+	unsigned busy;        /* agent calls open or waiting */
+	int starting;         /* booting asynchronously (see ready_w) */
+	int ready_fd;
+	struct loop_watch ready_w;
+	uint64_t start_deadline_ms;
+	struct agent_call *waiters; /* calls waiting for the boot */
+	uint64_t last_used_ms;
+	int crashed;          /* last stop was not asked for */
+	char default_ctx[2][64]; /* runCode without a context: python, javascript */
+};
+
+struct sandbox_table {
+	char path[4096];
+	struct sandbox *head;
+	unsigned count;
+};
+
+/* The backend interface: one per kind of sandbox runtime. */
+struct backend_ops {
+	const char *name;
+	/* At creation: make the workspace (folder or disk). 0 or -errno. */
+	int (*prepare)(struct sbxd *d, struct sandbox *s);
+	/* Boots the sandbox. Either waits (bounded) until the agent answers
+	 * and returns 0, or sets *pending and s->ready_fd (readable when
+	 * check_ready can tell) and returns 0 at once. Sets s->pid/pidfd.
+	 * 0 or -errno. */
+	int (*start)(struct sbxd *d, struct sandbox *s, int *pending);
+	/* With *pending: 1 ready, 0 not yet, -errno failed to boot. */
+	int (*check_ready)(struct sbxd *d, struct sandbox *s);
+	/* A new connection to the agent (blocking fd). fd or -errno. */
+	int (*dial)(struct sbxd *d, struct sandbox *s);
+	/* Stops a running sandbox (bounded wait). */
+	void (*stop)(struct sbxd *d, struct sandbox *s);
+	/* Removes the workspace of a stopped sandbox. 0 or -errno. */
+	int (*destroy)(struct sbxd *d, struct sandbox *s);
+};
+
+extern const struct backend_ops backend_host;
+extern const struct backend_ops backend_vm;
+
+/* Loads STATE/sandboxes.json. 0 or -errno. */
+int sandbox_table_load(struct sbxd *d);
+/* Stops every running sandbox and frees the table. */
+void sandbox_table_fini(struct sbxd *d);
+/* Rewrites STATE/sandboxes.json. 0 or -errno. */
+int sandbox_table_save(struct sbxd *d);
+
+/* Finds (tenant, id) or NULL. */
+struct sandbox *sandbox_find(struct sbxd *d, const char *tenant, const char *id);
+/* Creates (tenant, id) with its workspace; settings from JSON opts (may be
+ * NULL). Returns 0 and *out, -EEXIST (with *out set) or -errno. */
+int sandbox_create(struct sbxd *d, const char *tenant, const char *id,
+		   json_t *opts, struct sandbox **out);
+/* Applies settings (env, sleepAfter, keepAlive, limits). 0 or -EINVAL
+ * with *why set. Does not save. */
+int sandbox_apply(struct sandbox *s, json_t *opts, const char **why);
+/* Stops, removes the workspace, drops it from the table and frees it. */
+int sandbox_destroy(struct sbxd *d, struct sandbox *s);
+/* JSON view of a sandbox (new reference). */
+json_t *sandbox_json(struct sbxd *d, struct sandbox *s);
+
+/*
+ * Starts the sandbox when stopped and opens a new agent connection for a,
+ * non-blocking. Counts it as busy until sandbox_release(). Returns the fd,
+ * -EINPROGRESS when a was queued until the sandbox has booted (then
+ * agent_call_attach() or agent_call_fail() follows), or -errno.
+ */
+int sandbox_dial(struct sbxd *d, struct sandbox *s, struct agent_call *a);
+/* Removes a from the calls waiting for s to boot. */
+void sandbox_unwait(struct sandbox *s, struct agent_call *a);
+/* An agent connection of s was closed. */
+void sandbox_release(struct sbxd *d, struct sandbox *s);
+/* Stops a running sandbox (sleep). */
+void sandbox_stop(struct sbxd *d, struct sandbox *s);
+/* Called on ticks: puts idle sandboxes to sleep. */
+void sandbox_tick(struct sbxd *d, uint64_t now_ms);
+
+/* Preview: finds the sandbox and port exposed under (id, token) over all
+ * tenants. Returns the port entry or NULL. */
+struct sandbox_port *sandbox_find_preview(struct sbxd *d, const char *id,
+					  unsigned port, const char *token,
+					  struct sandbox **sb);
+
+/* ISO 8601 UTC of a wall-clock ms time into out (cap >= 32). */
+void sandbox_iso_time(uint64_t ms, char *out);
+uint64_t sandbox_wall_ms(void);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * net/sbxd.h: the one context struct of sbxd, passed to every module.
+ *
+ * main() fills the config, then sbxd_init() opens the state folder, TLS,
+ * the token store and the sandbox table, and sbxd_serve() runs the loop.
+ */
+#ifndef SBX_NET_SBXD_H
+#define SBX_NET_SBXD_H
+
+#include <stdint.h>
+
+#include "net/auth.h"
+#include "net/loop.h"
+#include "net/sandbox.h"
+#include "net/tls.h"
+
+struct conn;
+struct agent_call;
+
+struct sbxd_config {
+	const char *state_dir;
+	const char *listen;  /* host:port */
+	const char *domain;  /* preview domain */
+	const char *backend; /* "host" or "vm" */
+	const char *images;  /* vm: folder with vmlinux, initramfs, rootfs */
+	const char *agent;   /* host: path of sbx-init */
+	const char *vmm;     /* vm: path of sbx-vmm */
+	const char *cert, *key;
+	unsigned public_port; /* port in preview URLs (0: the listen port) */
+	uint64_t disk_mib;    /* vm: workspace disk size */
+};
+
+struct sbxd {
+	struct sbxd_config cfg;
+	struct loop loop;
+	struct tls_server tls;
+	struct auth auth;
+	struct sandbox_table table;
+	const struct backend_ops *backend;
+	struct loop_watch listen_w;
+	struct loop_watch signal_w;
+	struct conn *conns; /* live connections */
+	struct conn *dead;  /* closed in this batch, freed after it */
+	struct agent_call *dead_calls;
+	void **deferred; /* handler states released in this batch */
+	unsigned ndeferred, cap_deferred;
+	unsigned nconns;
+	unsigned port;
+	int accept_paused; /* out of descriptors: listen_w unregistered */
+};
+
+/*
+ * Frees p after the current batch of events (conn.c). Handler states are
+ * released from inside their own callbacks (a reply completes the request),
+ * so their memory must outlive the callback that released them.
+ */
+void sbxd_defer_free(struct sbxd *d, void *p);
+
+#endif
