@@ -1,0 +1,132 @@
+#!/bin/bash
+# tests/vm/api_vm.sh: the whole stack where guests boot: sbxd over TLS with
+# the vm backend, sbx-vmm booting the guest kernel, sbx-init in the guest.
+# A user's path through the API: exec, a timeout, the seed guide's python
+# example, node, a file round trip, files surviving a VM stop, and a VMM
+# killed in the middle of an exec.
+set -uo pipefail
+. "$SBX_SRC/tests/lib/check.sh"
+IMG=$SBX_IMAGES
+for f in vmlinux initramfs.cpio rootfs.ext4; do
+	[ -e "$IMG/$f" ] || { skip api-vm "no $IMG/$f"; exit 0; }
+done
+[ -w /dev/kvm ] || { skip api-vm "no usable /dev/kvm"; exit 0; }
+
+D=$(mktemp -d)
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+URL=https://localhost:$PORT
+SBXD=
+cleanup() {
+	[ -n "$SBXD" ] && kill "$SBXD" 2>/dev/null && wait "$SBXD" 2>/dev/null
+	rm -rf "$D"
+}
+trap cleanup EXIT
+
+"$SBX_BUILD/bin/sbxd" serve --state "$D/state" --listen "127.0.0.1:$PORT" --backend vm \
+	--images "$IMG" --vmm "$SBX_BUILD/bin/sbx-vmm" --disk-mib 2048 >"$D/sbxd.log" 2>&1 &
+SBXD=$!
+for _ in $(seq 100); do
+	curl -s --cacert "$D/state/tls/cert.pem" "$URL/v1/health" >/dev/null 2>&1 && break
+	sleep 0.1
+done
+TOKEN=$(grep -A1 'first token' "$D/sbxd.log" | tail -1)
+
+# api METHOD PATH [curl args]: body on stdout, status in $D/status.
+api() {
+	local m=$1 p=$2
+	shift 2
+	curl -sS --max-time 300 --cacert "$D/state/tls/cert.pem" -H "Authorization: Bearer $TOKEN" \
+		-X "$m" -w '%{http_code}' -o "$D/body" "$@" "$URL$p" >"$D/status" 2>>"$D/curl.err"
+	cat "$D/body"
+}
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+jpost() { api POST "$1" -H 'Content-Type: application/json' -d "$2"; }
+
+api PUT /v1/sandboxes/box >/dev/null
+out=$(jpost /v1/sandboxes/box/exec '{"command":"echo hello from $(uname -r)"}')
+if [ "$(echo "$out" | json 'd["stdout"]')" = "hello from $(echo "$out" | json 'd["stdout"].split()[-1]')" ] &&
+	echo "$out" | grep -q -- '-sbx' && [ "$(echo "$out" | json 'd["exitCode"]')" = 0 ]; then
+	pass vm-api-exec
+else
+	fail vm-api-exec "$out $(tail -5 "$D/sbxd.log")"
+fi
+
+out=$(jpost /v1/sandboxes/box/exec '{"command":"echo out; echo err >&2; exit 3"}')
+[ "$(echo "$out" | json '(d["exitCode"], d["success"], d["stdout"], d["stderr"])')" = "(3, False, 'out\n', 'err\n')" ] &&
+	pass vm-api-exit-code || fail vm-api-exit-code "$out"
+
+out=$(jpost /v1/sandboxes/box/exec '{"command":"sleep 30","timeout":1000}')
+st=$(cat "$D/status")
+if [ "$st" = 504 ] && ! echo "$out" | grep -q '"exitCode":0'; then
+	pass vm-api-timeout-not-exit-0
+else
+	fail vm-api-timeout-not-exit-0 "status $st: $out"
+fi
+
+out=$(jpost /v1/sandboxes/box/code '{"code":"print(sum([1, 2, 3, 4, 5]))"}')
+[ "$(echo "$out" | json 'd["output"]')" = 15 ] && pass vm-api-seed-python || fail vm-api-seed-python "$out"
+
+ctx=$(jpost /v1/sandboxes/box/contexts '{"language":"python"}' | json 'd["id"]')
+jpost /v1/sandboxes/box/code "{\"code\":\"x = 20\",\"context\":\"$ctx\"}" >/dev/null
+out=$(jpost /v1/sandboxes/box/code "{\"code\":\"x * 2 + 2\",\"context\":\"$ctx\"}")
+echo "$out" | grep -q '42' && pass vm-api-context-state || fail vm-api-context-state "$out"
+
+out=$(jpost /v1/sandboxes/box/code '{"code":"import matplotlib\nmatplotlib.use(\"Agg\")\nimport matplotlib.pyplot as plt\nplt.plot([1,2,3])\nplt.show()","timeout":240000}')
+echo "$out" | grep -q '"png"' && pass vm-api-matplotlib-png || fail vm-api-matplotlib-png "$(echo "$out" | head -c 600)"
+
+out=$(jpost /v1/sandboxes/box/exec '{"command":"node -e \"console.log([1,2,3].map(x => x * 2).join(\\\",\\\"))\""}')
+[ "$(echo "$out" | json 'd["stdout"]')" = "2,4,6" ] && pass vm-api-node || fail vm-api-node "$out"
+
+head -c $((16 << 20)) /dev/urandom >"$D/blob"
+api PUT /v1/sandboxes/box/files/workspace/blob.bin --data-binary @"$D/blob" >/dev/null
+api GET /v1/sandboxes/box/files/workspace/blob.bin >/dev/null
+cp "$D/body" "$D/blob.back"
+if cmp -s "$D/blob" "$D/blob.back"; then pass vm-api-file-16m; else fail vm-api-file-16m "differs"; fi
+out=$(jpost /v1/sandboxes/box/exec '{"command":"sha256sum /workspace/blob.bin | cut -c1-64"}')
+[ "$(echo "$out" | json 'd["stdout"].strip()')" = "$(sha256sum "$D/blob" | cut -c1-64)" ] &&
+	pass vm-api-file-hash-in-guest || fail vm-api-file-hash-in-guest "$out"
+
+# Files survive the VM stopping (sleepAfter) and booting again.
+jpost /v1/sandboxes/box/exec '{"command":"echo kept > /workspace/kept.txt; mkdir -p /root/x; echo too > /root/x/y"}' >/dev/null
+api PATCH /v1/sandboxes/box -H 'Content-Type: application/json' -d '{"sleepAfter":1000}' >/dev/null
+for _ in $(seq 120); do
+	api GET /v1/sandboxes/box | grep -q '"status":"stopped"' && break
+	sleep 0.5
+done
+stopped=$(api GET /v1/sandboxes/box | json 'd["status"]')
+out=$(jpost /v1/sandboxes/box/exec '{"command":"cat /workspace/kept.txt /root/x/y"}')
+if [ "$stopped" = stopped ] && [ "$(echo "$out" | json 'd["stdout"]')" = "kept
+too" ]; then
+	pass vm-api-files-survive-stop
+else
+	fail vm-api-files-survive-stop "status $stopped: $out"
+fi
+api PATCH /v1/sandboxes/box -H 'Content-Type: application/json' -d '{"sleepAfter":600000}' >/dev/null
+
+# The VMM killed in the middle of an exec: a clear error, and the next
+# request boots the sandbox again.
+jpost /v1/sandboxes/box/exec '{"command":"sleep 60"}' >"$D/killed.out" &
+cpid=$!
+sleep 3
+vmm=$(pgrep -P "$SBXD" -f sbx-vmm | head -1)
+if [ -n "$vmm" ]; then
+	kill -9 "$vmm"
+	wait $cpid
+	st=$(cat "$D/status")
+	if [ "$st" = 503 ] && grep -q '"error"' "$D/killed.out"; then
+		pass vm-api-vmm-killed-503
+	else
+		fail vm-api-vmm-killed-503 "status $st: $(cat "$D/killed.out")"
+	fi
+	out=$(jpost /v1/sandboxes/box/exec '{"command":"cat /workspace/kept.txt"}')
+	[ "$(echo "$out" | json 'd["stdout"]')" = kept ] && pass vm-api-reboots-after-kill ||
+		fail vm-api-reboots-after-kill "$out"
+else
+	wait $cpid
+	fail vm-api-vmm-killed-503 "no sbx-vmm child of sbxd found"
+fi
+
+api DELETE /v1/sandboxes/box >/dev/null
+[ "$(cat "$D/status")" = 200 ] || [ "$(cat "$D/status")" = 204 ] && pass vm-api-delete || fail vm-api-delete "$(cat "$D/status")"
+sleep 1
+pgrep -P "$SBXD" -f sbx-vmm >/dev/null && fail vm-api-no-stray-vmm "a VMM outlived its sandbox" || pass vm-api-no-stray-vmm
