@@ -1,11 +1,15 @@
 #!/bin/bash
 # image/deps.sh: installs the Debian packages the build, the images and the
-# tests need. Each folder lists its own in <folder>/packages.txt. apt-get runs
-# only when something is missing, so a second call is quick and silent.
+# tests need. Each folder lists its own in <folder>/packages.txt (and sub-
+# folders in theirs). apt-get runs only when something is missing, so a
+# second call is quick and silent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-wanted=$(sed 's/#.*//' ./*/packages.txt | xargs -n1 | sort -u)
+# guest/rootfs/packages.txt is what goes into the sandbox rootfs, not here.
+lists=$(ls ./*/packages.txt ./*/*/packages.txt 2>/dev/null | grep -v '^./guest/rootfs/')
+# shellcheck disable=SC2086
+wanted=$(sed 's/#.*//' $lists | xargs -n1 | sort -u)
 installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' 2>/dev/null |
 	awk '$1 == "ii" { print $2 }' | sort -u)
 missing=$(comm -23 <(echo "$wanted") <(echo "$installed") | xargs)
