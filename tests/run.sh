@@ -10,12 +10,15 @@
 #
 # Each test prints PASS/FAIL/SKIP lines; a test that dies without printing a
 # FAIL, or runs past its time limit, counts as one failure. Logs of every test
-# go to O/test-logs/. SBX_TESTS=unit,fuzz,... runs only the tiers named.
+# go to O/test-logs/ (the latest run). SBX_TESTS=unit,fuzz,... runs only the tiers named.
 set -uo pipefail
 O=$(realpath "${1:-build}")
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-LOGS=$O/test-logs
-rm -rf "$LOGS" && mkdir -p "$LOGS"
+# Each run logs into a folder of its own (runs may overlap); test-logs
+# points at the latest.
+find "$O" -maxdepth 1 -name 'test-logs.*' -mmin +120 -exec rm -rf {} + 2>/dev/null
+LOGS=$(mktemp -d "$O/test-logs.XXXXXX")
+ln -sfn "$(basename "$LOGS")" "$O/test-logs"
 export SBX_BUILD=$O SBX_SRC=$SRC SBX_IMAGES=$O/images
 TIERS=${SBX_TESTS:-unit,fuzz,kvm,hostmode,usernet,e2e,sdk,appliance,vm}
 pass=0 fail=0 skip=0
