@@ -47,7 +47,7 @@ esac
 # Ready when the API answers; the certificate exists by then.
 for _ in $(seq 1 600); do
 	kill -0 "$pid" 2>/dev/null || { echo "sbx: sbxd stopped; see above" >&2; exit 1; }
-	curl -sk -o /dev/null "https://127.0.0.1:$PORT/v1/sandboxes" && break
+	curl -sk -o /dev/null "https://127.0.0.1:$PORT/v1/health" && break
 	sleep 0.5
 done
 fp=$(openssl x509 -in "$STATE/tls/cert.pem" -noout -fingerprint -sha256 | cut -d= -f2)

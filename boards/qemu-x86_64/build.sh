@@ -104,6 +104,8 @@ done
 for f in vmlinux initramfs.cpio; do
 	[ -e "$IMG/$f" ] && cp -L "$IMG/$f" "$R/sbx/images/$f"
 done
+# The rootfs is too big for an initramfs: vm.sh attaches it as the first disk.
+ln -s /dev/vda "$R/sbx/images/rootfs.ext4"
 cat >"$R/etc/sbx/run" <<RUN
 /usr/bin/sbxd
 serve

@@ -38,8 +38,20 @@ exec)
 	mkdir -p "$OUT"
 	OUT=$(realpath "$OUT")
 	rm -f "$OUT/status"
+	# The tree, the build and the cache are shared again at their own paths,
+	# read-only: the VM's /tmp and /run are its own, and CI's clone (or a
+	# cache moved with SBX_CACHE) may live there.
+	mounts=
+	i=0
+	for p in "$SRC" "$O" "$(realpath -m "${SBX_CACHE:-/var/cache/sbx}")"; do
+		[ -d "$p" ] || continue
+		args+=(-virtfs "local,path=$p,mount_tag=p$i,security_model=none,readonly=on,multidevs=remap")
+		mounts+="mkdir -p '$p' && mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=loose,ro p$i '$p' || exit 97"$'\n'
+		i=$((i + 1))
+	done
 	cat >"$OUT/job.sh" <<JOB
 #!/bin/bash
+$mounts
 export SBX_OUT=/run/out SBX_BUILD=$O SBX_SRC=$SRC SBX_IMAGES=$IMG SBX_IN_VM=1
 export SBX_ROOTFS_DEV=/dev/vda PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 cd "$SRC"
