@@ -1,10 +1,12 @@
+# shellcheck shell=bash
 # tests/bench/lib.sh: helpers for benchmarks (source it).
 #
 # A benchmark collects one sample per line in a file, then calls
 #   bench_emit NAME UNIT SAMPLES [PEER_NAME PEER_SAMPLES]
 # which appends one JSON object per line to $SBX_BENCH_OUT:
 #   {"name", "unit", "n", "p50", "p99"[, "peer", "peer_p50", "peer_p99", "ratio"]}
-# ratio = p50 / peer p50, so below 1 means faster (or smaller) than the peer.
+# ratio = p50 / peer p50: for times and sizes below 1 is better than the
+# peer; for rates (MiB/s, per second) above 1 is better.
 
 bench_emit() {
 	python3 - "$@" <<'PY' >>"${SBX_BENCH_OUT:?}"
