@@ -9,7 +9,8 @@
  *     nameserver 10.0.2.3
  * net_setup() turns the nameserver lines into /etc/resolv.conf (the
  * rootfs is read-only underneath, but /etc is on the overlay) and makes
- * the host name resolvable. Without ip= (no --net) /proc/net/pnp exists but
+ * the host name resolvable (/etc/hostname, a 127.0.1.1 line in /etc/hosts
+ * unless the name is there already). Without ip= (no --net) /proc/net/pnp exists but
  * names no nameserver, and nothing is touched. Files are replaced with a
  * rename, so a symlink in the rootfs (systemd-resolved's) is replaced
  * rather than followed into /run.
@@ -98,6 +99,37 @@ int net_resolv_conf(const char *pnp, char *out, size_t cap)
 	return (int)len;
 }
 
+int net_hosts_has(const char *hosts, const char *name)
+{
+	char w[256];
+
+	while (*hosts) {
+		const char *eol = strchr(hosts, '\n');
+		size_t n = eol ? (size_t)(eol - hosts) : strlen(hosts);
+		char line[512];
+		const char *p;
+		int col;
+
+		if (n >= sizeof(line))
+			n = sizeof(line) - 1;
+		memcpy(line, hosts, n);
+		line[n] = 0;
+		if (strchr(line, '#'))
+			*strchr(line, '#') = 0;
+		for (p = line, col = 0;; col++) {
+			p = net_word(p, w, sizeof(w));
+			if (!w[0])
+				break;
+			if (col > 0 && !strcmp(w, name))
+				return 1;
+		}
+		if (!eol)
+			break;
+		hosts = eol + 1;
+	}
+	return 0;
+}
+
 /* Replaces path with text: a temporary file beside it, then rename. */
 static int net_write_file(const char *path, const char *text)
 {
@@ -156,7 +188,7 @@ int net_setup(void)
 	/* the host name: resolvable without asking the DNS forwarder */
 	r = net_write_file("/etc/hostname", NET_HOSTNAME "\n");
 	n = net_read_file("/etc/hosts", hosts, sizeof(hosts) - 64);
-	if (!r && (n < 0 || !strstr(hosts, " " NET_HOSTNAME "\n"))) {
+	if (!r && (n < 0 || !net_hosts_has(hosts, NET_HOSTNAME))) {
 		if (n < 0)
 			snprintf(hosts, sizeof(hosts), "127.0.0.1 localhost\n::1 localhost\n");
 		else if (n > 0 && hosts[n - 1] != '\n')

@@ -22,6 +22,10 @@
  */
 int net_resolv_conf(const char *pnp, char *out, size_t cap);
 
+/* 1 if name is one of the names (not the address) on a line of the
+ * hosts(5) text hosts, comments ignored. Pure; any thread. */
+int net_hosts_has(const char *hosts, const char *name);
+
 /*
  * PID 1, after the root switch and /proc: when the kernel configured the
  * network (nameservers in /proc/net/pnp), replaces /etc/resolv.conf (a

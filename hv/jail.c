@@ -63,7 +63,8 @@ int jail_enter(struct vm *vm)
 	}
 	r = jail_rlimit(RLIMIT_CORE, 0);
 	if (!r)
-		r = jail_rlimit(RLIMIT_NOFILE, VSOCK_MAX_CONNS + 256);
+		r = jail_rlimit(RLIMIT_NOFILE, VSOCK_MAX_CONNS + 256 +
+				(vm->cfg.net ? 512 : 0)); /* usernet flows, DNS */
 	if (r)
 		return r;
 	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||

@@ -55,7 +55,7 @@ int kvm_vm_init(struct vm *vm, uint64_t mem_bytes)
 		return -errno;
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
 		return -errno;
-	r = mem_init(&vm->mem, mem_bytes);
+	r = vm_mem_init(&vm->mem, mem_bytes);
 	if (r)
 		return r;
 	r = kvm_set_slot(vm, 0, 0, vm->mem.low_size, vm->mem.host);
@@ -82,7 +82,7 @@ void kvm_vm_free(struct vm *vm)
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	vm->vm_fd = vm->kvm_fd = -1;
-	mem_free(&vm->mem);
+	vm_mem_free(&vm->mem);
 }
 
 int kvm_irqfd(struct vm *vm, int fd, unsigned gsi)

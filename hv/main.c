@@ -41,6 +41,12 @@ static const char usage[] =
 	"  --jail-dir DIR    chroot into DIR in a new mount namespace\n"
 	"  --no-jail         do not jail (debugging)\n"
 	"  --no-seccomp      do not install the syscall allowlist (debugging)\n"
+	"  --net             a virtio-net device (eth0, 10.0.2.15) behind\n"
+	"                    user-mode networking (usernet) and its egress policy\n"
+	"  --no-net          no network device (the default)\n"
+	"  --net-rule TEXT   an egress policy rule, repeatable, applied in order:\n"
+	"                    \"internet on|off\", \"allow|deny CIDR|DOMAIN\",\n"
+	"                    \"alias GUEST_ADDR HOST_ADDR PORT[-PORT]\"\n"
 	"exit status: 0 guest poweroff, 1 guest reboot or panic, 2 VMM error,\n"
 	"             3 usage, 4 guest crash (triple fault), 5 stopped by signal\n";
 
@@ -72,7 +78,7 @@ static void parse_args(int argc, char **argv, struct vmm_config *c)
 {
 	enum { O_KERNEL = 256, O_INITRD, O_ROOTFS, O_DISK, O_VSOCK, O_CPUS, O_MEM,
 	       O_CONSOLE, O_CONSOLE_STDOUT, O_CMDLINE, O_READY, O_JUID, O_JGID,
-	       O_JDIR, O_NOJAIL, O_NOSECCOMP, O_HELP };
+	       O_JDIR, O_NOJAIL, O_NOSECCOMP, O_NET, O_NONET, O_NETRULE, O_HELP };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, O_KERNEL },
 		{ "initrd", required_argument, NULL, O_INITRD },
@@ -90,10 +96,16 @@ static void parse_args(int argc, char **argv, struct vmm_config *c)
 		{ "jail-dir", required_argument, NULL, O_JDIR },
 		{ "no-jail", no_argument, NULL, O_NOJAIL },
 		{ "no-seccomp", no_argument, NULL, O_NOSECCOMP },
+		{ "net", no_argument, NULL, O_NET },
+		{ "no-net", no_argument, NULL, O_NONET },
+		{ "net-rule", required_argument, NULL, O_NETRULE },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
+	static struct policy scratch; /* checks --net-rule text early */
 	int o, nojail = 0;
+
+	policy_init(&scratch);
 
 	*c = (struct vmm_config){ .cpus = 1, .mem_mib = 512, .ready_fd = -1, .seccomp = 1 };
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -114,6 +126,15 @@ static void parse_args(int argc, char **argv, struct vmm_config *c)
 		case O_JDIR: c->jail_dir = optarg; break;
 		case O_NOJAIL: nojail = 1; break;
 		case O_NOSECCOMP: c->seccomp = 0; break;
+		case O_NET: c->net = 1; break;
+		case O_NONET: c->net = 0; break;
+		case O_NETRULE:
+			if (c->n_net_rules >= VM_MAX_NET_RULES)
+				die(SBX_VMM_EXIT_USAGE, "too many --net-rule");
+			if (policy_rule(&scratch, optarg))
+				die(SBX_VMM_EXIT_USAGE, "bad --net-rule: %s", optarg);
+			c->net_rules[c->n_net_rules++] = optarg;
+			break;
 		case O_HELP: fputs(usage, stdout); exit(0);
 		default: fputs(usage, stderr); exit(SBX_VMM_EXIT_USAGE);
 		}

@@ -9,7 +9,7 @@
 
 #include "hv/memory.h"
 
-int mem_init(struct vm_mem *m, uint64_t size)
+int vm_mem_init(struct vm_mem *m, uint64_t size)
 {
 	void *p;
 
@@ -31,7 +31,7 @@ void mem_wrap(struct vm_mem *m, void *buf, uint64_t size)
 	m->low_size = size < MEM_LOW_END ? size : MEM_LOW_END;
 }
 
-void mem_free(struct vm_mem *m)
+void vm_mem_free(struct vm_mem *m)
 {
 	if (m->host)
 		munmap(m->host, m->size);

@@ -24,15 +24,15 @@ struct vm_mem {
 
 /*
  * Maps size bytes of guest RAM (MAP_NORESERVE) into m. Returns 0 or -errno.
- * Setup only.
+ * Setup only. (Not mem_init: lwIP, linked into sbx-vmm, has that name.)
  */
-int mem_init(struct vm_mem *m, uint64_t size);
+int vm_mem_init(struct vm_mem *m, uint64_t size);
 
 /* Describes an existing buffer as guest RAM (tests, fuzzers). */
 void mem_wrap(struct vm_mem *m, void *buf, uint64_t size);
 
-/* Unmaps what mem_init mapped. */
-void mem_free(struct vm_mem *m);
+/* Unmaps what vm_mem_init mapped. */
+void vm_mem_free(struct vm_mem *m);
 
 /*
  * Returns a host pointer to guest-physical [gpa, gpa+len) if the whole range

@@ -32,13 +32,15 @@ static const struct { int nr; } seccomp_allow[] = {
 	ALLOW(epoll_wait),      /* event loop */
 	ALLOW(epoll_pwait),     /* event loop (glibc's epoll_wait) */
 	ALLOW(epoll_ctl),       /* event loop: vsock connections come and go */
-	ALLOW(timerfd_settime), /* vsock readiness probe pacing */
+	ALLOW(timerfd_settime), /* vsock readiness probe pacing; usernet timers */
 	ALLOW(accept4),         /* vsock: host clients */
 	ALLOW(socket),          /* vsock: guest → host connections (AF_UNIX only, below) */
-	ALLOW(connect),         /* vsock: guest → host connections */
-	ALLOW(recvfrom),        /* vsock: host data (recv) */
-	ALLOW(sendto),          /* vsock: guest data (send) */
-	ALLOW(shutdown),        /* vsock: half-close */
+	ALLOW(connect),         /* vsock: guest → host; usernet: host TCP/UDP flows */
+	ALLOW(setsockopt),      /* usernet: socket options of host flows */
+	ALLOW(getsockopt),      /* usernet: SO_ERROR after a non-blocking connect */
+	ALLOW(recvfrom),        /* vsock, usernet: host data (recv) */
+	ALLOW(sendto),          /* vsock, usernet: guest data (send) */
+	ALLOW(shutdown),        /* vsock, usernet: half-close */
 	ALLOW(close),           /* vsock connections, exit */
 	ALLOW(unlink),          /* vsock: remove the listening socket on exit */
 	ALLOW(fcntl),           /* glibc internals */
@@ -67,7 +69,7 @@ static const struct { int nr; } seccomp_allow[] = {
 	ALLOW(restart_syscall), /* interrupted sleeps */
 	ALLOW(exit),            /* thread exit */
 	ALLOW(exit_group),      /* VMM exit */
-	ALLOW(getrandom),       /* glibc malloc */
+	ALLOW(getrandom),       /* glibc malloc; usernet: lwIP's ISNs and ports */
 	ALLOW(newfstatat),      /* glibc stdio */
 	ALLOW(fstat),           /* glibc stdio */
 	ALLOW(lseek),           /* glibc stdio */
@@ -110,6 +112,8 @@ static int seccomp_load_list(const int *nrs, size_t n, size_t n_ioctl, int socke
 	size_t i;
 	int r = 0;
 
+	if (n_ioctl > sizeof(seccomp_ioctls) / sizeof(seccomp_ioctls[0]))
+		return -EINVAL;
 	ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	if (!ctx)
 		return -ENOMEM;
@@ -124,10 +128,16 @@ static int seccomp_load_list(const int *nrs, size_t n, size_t n_ioctl, int socke
 		if (r < 0)
 			goto out;
 	}
-	/* socket(2): Unix stream sockets only (usernet will widen this). */
+	/* socket(2): Unix sockets (vsock); IPv4 and IPv6 stream and datagram
+	 * sockets (usernet's host flows, DNS); no raw, packet or netlink. */
 	if (sockets) {
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
 				     SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+		for (i = 0; r >= 0 && i < 4; i++)
+			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
+					     SCMP_A0(SCMP_CMP_EQ, i < 2 ? AF_INET : AF_INET6),
+					     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff,
+						     i % 2 ? SOCK_DGRAM : SOCK_STREAM));
 		if (r < 0)
 			goto out;
 	}

@@ -3,7 +3,8 @@
  *
  * Order (vmm_build): KVM VM and RAM → event loop → legacy devices (COM1,
  * i8042, boot timer) → virtio-mmio devices in the fixed order vda = rootfs,
- * vdb = workspace disk, then vsock → kernel and initramfs → command line and
+ * vdb = workspace disk, then vsock, then (--net) usernet and virtio-net →
+ * kernel and initramfs → command line and
  * zero page → MP table → page tables and GDT → vCPUs. Everything that needs
  * a path or a privilege happens here, before jail_enter() and
  * seccomp_install() in main(), before the first KVM_RUN (vmm_run).
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -192,6 +194,47 @@ static int vmm_base(struct vm *vm)
 	return r;
 }
 
+/* usernet_fd is readable: host sockets or usernet's timers need service. */
+static void vmm_usernet_ready(struct vm *vm, struct ev_handler *h, uint32_t events)
+{
+	usernet_poll(vm->usernet);
+}
+
+/* The guest sent a frame (virtio-net tx callback, event loop thread). */
+static void vmm_net_tx(void *un, const void *frame, size_t len)
+{
+	usernet_input(un, frame, len);
+}
+
+/*
+ * --net: usernet (it reads the host's resolv.conf: before the jail), the
+ * virtio-net device that feeds it, and its fd in the event loop.
+ */
+static int vmm_net(struct vm *vm)
+{
+	static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+	struct usernet_config c;
+	int r, i;
+
+	usernet_config_default(&c);
+	memcpy(c.guest_mac, mac, 6);
+	c.output = vnet_rx;
+	c.opaque = &vm->net;
+	for (i = 0; i < vm->cfg.n_net_rules; i++) {
+		r = policy_rule(&c.policy, vm->cfg.net_rules[i]);
+		if (r)
+			return r;
+	}
+	r = usernet_create(&c, &vm->usernet);
+	if (r)
+		return r;
+	r = vnet_init(vm, &vm->net, mac, vmm_net_tx, vm->usernet);
+	if (r)
+		return r;
+	vm->usernet_h.fn = vmm_usernet_ready;
+	return evloop_add(vm, usernet_fd(vm->usernet), EPOLLIN, &vm->usernet_h);
+}
+
 static int vmm_cpus(struct vm *vm)
 {
 	uint8_t *mp = gpa_ptr(&vm->mem, BOOT_MPTABLE, 1024);
@@ -218,7 +261,7 @@ static int vmm_cpus(struct vm *vm)
 int vmm_build(struct vm *vm)
 {
 	struct boot_kernel k = { 0 };
-	char cmdline[BOOT_CMDLINE_MAX];
+	char cmdline[BOOT_CMDLINE_MAX], extra[BOOT_CMDLINE_MAX];
 	uint64_t initrd_addr = 0, initrd_len = 0;
 	int r;
 
@@ -235,11 +278,12 @@ int vmm_build(struct vm *vm)
 		return r;
 	if (vm->cfg.disk && (r = vblk_init(vm, &vm->blk[1], vm->cfg.disk, 0, "sbx-workspace")))
 		return r;
-	/* slot for virtio-net goes here, after vsock (later issue) */
 	r = vsock_init(vm, &vm->vsock, VM_GUEST_CID, vm->cfg.vsock);
 	if (!r)
 		r = vsock_probe_init(&vm->vsock, VM_AGENT_PORT);
 	if (r)
+		return r;
+	if (vm->cfg.net && (r = vmm_net(vm)))
 		return r;
 
 	r = vmm_load_kernel(vm, &k);
@@ -251,8 +295,16 @@ int vmm_build(struct vm *vm)
 		if (r)
 			return r;
 	}
+	if (vm->cfg.net) {
+		r = snprintf(extra, sizeof(extra), "%s%s%s", VM_NET_CMDLINE,
+			     vm->cfg.cmdline ? " " : "",
+			     vm->cfg.cmdline ? vm->cfg.cmdline : "");
+		if (r < 0 || (size_t)r >= sizeof(extra))
+			return -E2BIG;
+	}
 	r = boot_cmdline_build(cmdline, sizeof(cmdline), vm->nvdev, VM_MMIO_BASE,
-			       VM_MMIO_STRIDE, VM_VIRTIO_IRQ_BASE, vm->cfg.cmdline);
+			       VM_MMIO_STRIDE, VM_VIRTIO_IRQ_BASE,
+			       vm->cfg.net ? extra : vm->cfg.cmdline);
 	if (r < 0)
 		return r;
 	r = boot_zero_page_build(&vm->mem, &k, cmdline, initrd_addr, initrd_len);
@@ -279,6 +331,8 @@ void vmm_free(struct vm *vm)
 	int i;
 
 	vsock_free(&vm->vsock);
+	usernet_destroy(vm->usernet);
+	vm->usernet = NULL;
 	for (i = 0; i < 2; i++)
 		if (vm->blk[i].fd >= 0)
 			close(vm->blk[i].fd);

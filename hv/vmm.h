@@ -20,7 +20,9 @@
 #include "hv/serial.h"
 #include "hv/virtio_mmio.h"
 #include "hv/virtio_blk.h"
+#include "hv/virtio_net.h"
 #include "hv/virtio_vsock.h"
+#include "net/usernet/usernet.h"
 
 #define VM_MAX_CPUS 32
 #define VM_MAX_VDEV 8
@@ -28,6 +30,9 @@
 #define VM_MMIO_BASE 0xd0000000ULL
 #define VM_MMIO_STRIDE 0x1000ULL
 #define VM_VIRTIO_IRQ_BASE 5
+/* --net: usernet's addresses (net/usernet/usernet.h) for the guest kernel */
+#define VM_NET_CMDLINE "ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off:10.0.2.3"
+#define VM_MAX_NET_RULES 128
 #define VM_GUEST_CID 3
 #define VM_AGENT_PORT 1024 /* probed for readiness (docs/CONVENTIONS.md) */
 
@@ -42,6 +47,9 @@ struct vmm_config {
 	unsigned jail_uid, jail_gid;
 	const char *jail_dir;
 	int seccomp;        /* install the seccomp allowlist */
+	int net;            /* virtio-net behind usernet */
+	const char *net_rules[VM_MAX_NET_RULES]; /* policy_rule() text, in order */
+	int n_net_rules;
 };
 
 struct vcpu {
@@ -69,6 +77,9 @@ struct vm {
 	int nvdev;
 	struct vblk blk[2];
 	struct vsock vsock;
+	struct vnet net;         /* with cfg.net */
+	struct usernet *usernet; /* with cfg.net; its fd is in the event loop */
+	struct ev_handler usernet_h;
 
 	int epfd;                /* event loop */
 	int stopfd;              /* eventfd: someone decided the exit code */

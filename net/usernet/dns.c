@@ -91,11 +91,22 @@ int un_dns_init(struct usernet *un)
 		int fd = socket(ss->ss_family,
 				SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
+		/*
+		 * A resolver this host cannot reach (no route, no IPv6) is
+		 * left out rather than failing the sandbox: resolv.conf often
+		 * lists more than the network offers. With none left, the
+		 * guest's queries go unanswered and its resolver times out.
+		 */
+		if (fd < 0 && (errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT))
+			continue;
 		if (fd < 0)
 			return -errno;
 		if (connect(fd, (const struct sockaddr *)ss, sl) < 0) {
 			r = -errno;
 			close(fd);
+			if (r == -ENETUNREACH || r == -EHOSTUNREACH ||
+			    r == -EADDRNOTAVAIL)
+				continue;
 			return r;
 		}
 		d->res[d->n_res].kind = UN_DNS;

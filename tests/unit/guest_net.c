@@ -1,7 +1,8 @@
 /*
  * tests/unit/guest_net.c: /proc/net/pnp text → resolv.conf text: the
  * kernel's output for our ip= word, no nameserver (no ip=), several
- * nameservers and a domain, garbage and hostile lines, a small buffer.
+ * nameservers and a domain, garbage and hostile lines, a small buffer;
+ * and the hosts(5) name lookup that keeps /etc/hosts from growing.
  */
 #include "guest/net.h"
 #include "tests/lib/check.h"
@@ -70,6 +71,20 @@ static void test_small(void)
 	CHECK_EQ(net_resolv_conf("nameserver 10.0.2.3\n", small, sizeof(small)), -ENOSPC);
 }
 
+static void test_hosts(void)
+{
+	CHECK(net_hosts_has("127.0.0.1\tlocalhost\n127.0.1.1\tsandbox\n", "sandbox"));
+	CHECK(net_hosts_has("127.0.1.1 box sandbox", "sandbox")); /* no newline */
+	CHECK(net_hosts_has("::1 localhost\n  10.0.2.15   a  sandbox  # x\n", "sandbox"));
+	CHECK(!net_hosts_has("127.0.0.1 localhost\n", "sandbox"));
+	CHECK(!net_hosts_has("sandbox 127.0.0.1\n", "sandbox"));   /* the address column */
+	CHECK(!net_hosts_has("127.0.1.1 sandboxes\n", "sandbox"));
+	CHECK(!net_hosts_has("# 127.0.1.1 sandbox\n", "sandbox"));
+	CHECK(!net_hosts_has("127.0.1.1 x # sandbox\n", "sandbox"));
+	CHECK(!net_hosts_has("", "sandbox"));
+	CHECK(!net_hosts_has("\n\n\n", "sandbox"));
+}
+
 int main(void)
 {
 	TEST(test_ours);
@@ -77,5 +92,6 @@ int main(void)
 	TEST(test_many);
 	TEST(test_hostile);
 	TEST(test_small);
+	TEST(test_hosts);
 	return check_exit();
 }
