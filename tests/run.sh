@@ -106,9 +106,18 @@ if tier_on vm; then
 		count vm vm-run "$log" $?
 		;;
 	hostvm)
-		SBX_OUT=$O/vm-out timeout -k 10 3600 "$SRC/boards/qemu-x86_64/vm.sh" "$O" exec \
-			tests/vm-run.sh >"$log" 2>&1 </dev/null
-		count vm "host-vm" "$log" $?
+		# A host VM that stops before its job ends (vm.sh exits 3: the
+		# VM wedged, not a test failing) is booted once more, and said so.
+		for try in 1 2; do
+			SBX_OUT=$O/vm-out SBX_VM_TIMEOUT=${SBX_VM_TIMEOUT:-1200} timeout -k 10 1500 \
+				"$SRC/boards/qemu-x86_64/vm.sh" "$O" exec \
+				tests/vm-run.sh >"$log" 2>&1 </dev/null
+			rc=$?
+			[ $rc -eq 3 ] && [ $try -eq 1 ] || break
+			echo "[vm] the host VM stopped before its job ended; booting it again" >&2
+			cp "$O/vm-out/console.log" "$LOGS/vm-console-try1.log" 2>/dev/null
+		done
+		count vm "host-vm" "$log" $rc
 		;;
 	*)
 		echo "SKIP vm-tier: $where" >"$log"

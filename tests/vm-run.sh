@@ -7,8 +7,10 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 for t in "$SRC"/tests/vm/*.sh; do
 	[ -x "$t" ] || continue
 	name=$(basename "$t")
+	# Progress on the console, so a post-mortem shows where a VM stopped.
+	echo "vm-run: $name" >/dev/console 2>/dev/null
 	log=$(mktemp)
-	timeout -k 10 "${SBX_VM_TEST_TIMEOUT:-900}" "$t" >"$log" 2>&1 </dev/null
+	timeout -k 10 "${SBX_VM_TEST_TIMEOUT:-600}" "$t" >"$log" 2>&1 </dev/null
 	rc=$?
 	cat "$log"
 	if [ $rc -ne 0 ] && ! grep -q '^FAIL ' "$log"; then

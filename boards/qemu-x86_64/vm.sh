@@ -59,7 +59,9 @@ cd "$SRC"
 echo \$? >/run/out/status
 JOB
 	chmod +x "$OUT/job.sh"
-	args+=(-append "$CMDLINE sbx.mode=test"
+	# A host VM whose CPUs lock up (nested SVM under TCG can wedge) panics
+	# and ends instead of hanging until the time limit.
+	args+=(-append "$CMDLINE sbx.mode=test softlockup_panic=1 watchdog_thresh=30"
 		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
 		-virtfs "local,path=$OUT,mount_tag=out,security_model=none"
 		-serial "file:$OUT/console.log")
