@@ -219,7 +219,9 @@ out:
 	close(s);
 }
 
-/* Splits a file of one argument per line into argv (static storage). */
+/* Splits a file of one argument per line into argv (static storage).
+ * Returns the count of arguments, or -1 (errno set) when the file cannot
+ * be read; argv is NULL-terminated either way. */
 static int read_argv(const char *path, char **argv, int max)
 {
 	static char buf[8192];
@@ -227,13 +229,14 @@ static int read_argv(const char *path, char **argv, int max)
 	ssize_t n;
 	char *p;
 
+	argv[0] = NULL;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -errno;
+		return -1;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n < 0)
-		return -errno;
+		return -1;
 	buf[n] = '\0';
 	for (p = strtok(buf, "\n"); p && argc < max - 1; p = strtok(NULL, "\n"))
 		argv[argc++] = p;

@@ -349,7 +349,7 @@ static int exec_start(struct conn *c, const struct proto_frame *req,
 	r = exec_build(c->ag, req, &argv, &envp, cwd);
 	if (r < 0)
 		return r;
-	if (!argv[0]) {
+	if (!argv || !argv[0]) { /* no CMD and no ARG (argv is set when r is 0) */
 		exec_free_argv(argv);
 		exec_free_argv(envp);
 		return -EINVAL;

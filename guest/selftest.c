@@ -113,8 +113,11 @@ static void *selftest_main(void *arg)
 	char id[64];
 
 	(void)arg;
-	if (!t.buf || !t.out)
+	if (!t.buf || !t.out) {
+		free(t.buf);
+		free(t.out);
 		return NULL;
+	}
 	st_exec(&t, "exec", "echo hi; id -u; cat /proc/self/cgroup; "
 		"mount | grep -c overlay; cat /workspace/persist.txt", 60000);
 	report("exec", t.last == PROTO_EXIT && !strncmp(t.text, "hi 0 ", 5),

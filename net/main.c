@@ -87,7 +87,12 @@ static int main_listen(struct sbxd *d)
 	freeaddrinfo(ai);
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl)) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
 	d->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
 						 : ((struct sockaddr_in6 *)&ss)->sin6_port);
 	d->listen_w.fd = fd;
@@ -152,8 +157,12 @@ static int main_serve(struct sbxd *d)
 		return 1;
 	}
 	if ((rc = tls_server_init(&d->tls, d->cfg.state_dir, d->cfg.domain, d->cfg.cert,
-				  d->cfg.key)))
+				  d->cfg.key))) {
+		/* mbedTLS errors were printed already; this covers the others
+		 * (no memory, a file that cannot be written) */
+		fprintf(stderr, "sbxd: tls: %s\n", strerror(-rc));
 		return 1;
+	}
 	if ((rc = auth_load(&d->auth, d->cfg.state_dir)) ||
 	    (rc = sandbox_table_load(d))) {
 		fprintf(stderr, "sbxd: state: %s\n", strerror(-rc));

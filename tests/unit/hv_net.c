@@ -152,6 +152,7 @@ static long rx_take(uint8_t *buf)
 {
 	uint32_t id, len;
 
+	memset(buf, 0, RXBUF); /* a failed take leaves no stale bytes to check */
 	if (used_idx(0) == seen[0])
 		return -1;
 	used_elem(0, seen[0]++, &id, &len);

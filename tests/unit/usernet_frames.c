@@ -478,7 +478,6 @@ static void alias_connection(void)
 	/* lwIP's side is in TIME-WAIT now; the guest reuses its port at once
 	 * for the same destination: a fresh SYN|ACK, not a RST */
 	close(cfd);
-	cfd = -1;
 	out.n = 0;
 	n = tcp_frame(f, ip4("10.0.2.100"), 41000, port, iss + 100000, 0, 0x02,
 		      NULL, 0);
