@@ -25,7 +25,7 @@
 #include "hv/supervisor.h"
 #include "hv/vsock_line.h"
 
-#define SUP_MAX_ARGS 40
+#define SUP_MAX_ARGS (40 + 2 * SBX_VMM_MAX_NET_RULES)
 
 struct sup_argv {
 	char *argv[SUP_MAX_ARGS];
@@ -89,6 +89,14 @@ int sbx_vmm_spawn(const struct sbx_vmm_config *cfg, struct sbx_vmm *vmm)
 		sup_add_num(&a, "--jail-uid", cfg->jail_uid);
 		sup_add_num(&a, "--jail-gid", cfg->jail_gid ? cfg->jail_gid : cfg->jail_uid);
 		sup_add(&a, "--jail-dir", cfg->jail_dir);
+	}
+	if (cfg->net) {
+		if (cfg->n_net_rules > SBX_VMM_MAX_NET_RULES ||
+		    (cfg->n_net_rules && !cfg->net_rules))
+			return -EINVAL;
+		a.argv[a.n++] = (char *)"--net";
+		for (unsigned i = 0; i < cfg->n_net_rules; i++)
+			sup_add(&a, "--net-rule", cfg->net_rules[i]);
 	}
 	a.argv[a.n] = NULL;
 

@@ -55,7 +55,13 @@ struct sbx_vmm_config {
 	uid_t jail_uid;           /* >0: run the VMM jailed as this uid */
 	gid_t jail_gid;           /* with jail_uid */
 	const char *jail_dir;     /* empty dir to chroot into (with jail_uid) */
+	int net;                  /* 1: --net, a virtio-net device behind usernet */
+	const char *const *net_rules; /* --net-rule TEXT each, in order (with net) */
+	unsigned n_net_rules;     /* at most SBX_VMM_MAX_NET_RULES */
 };
+
+/* Most --net-rule words sbx_vmm_spawn() passes (sbx-vmm takes 128). */
+#define SBX_VMM_MAX_NET_RULES 100
 
 /*
  * A running VMM. pidfd becomes readable (EPOLLIN) when the process exits;

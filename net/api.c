@@ -179,6 +179,7 @@ static void api_sandbox_put(struct conn *c, struct sandbox *unused, json_t *body
 		int bad = sandbox_apply(&tmp, body, &why);
 		json_decref(tmp.env);
 		json_decref(tmp.limits);
+		json_decref(tmp.network);
 		if (bad) {
 			conn_reply_error(c, 400, "bad_request", "%s", why);
 			return;
@@ -205,6 +206,7 @@ static void api_sandbox_patch(struct conn *c, struct sandbox *s, json_t *body)
 
 	json_decref(tmp.env);
 	json_decref(tmp.limits);
+	json_decref(tmp.network);
 	if (bad) {
 		conn_reply_error(c, 400, "bad_request", "%s", why);
 		return;

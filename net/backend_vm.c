@@ -5,7 +5,9 @@
  * start() spawns sbx-vmm through hv/supervisor.h with the guest kernel,
  * initramfs and rootfs of the images folder and returns at once: the event
  * loop watches vmm.ready_fd for the guest's READY (requests wait meanwhile,
- * others are served); dial() is vsock_dial(sock, 1024). The
+ * others are served); dial() is vsock_dial(sock, 1024). Each VM gets a
+ * virtio-net device behind usernet with the sandbox's egress policy as
+ * --net-rule words (sandbox_net_rules), unless the operator said --no-net. The
  * workspace disk outlives the VM, so files survive sleep and restarts.
  */
 #include "net/sandbox.h"
@@ -78,6 +80,8 @@ static int vm_start(struct sbxd *d, struct sandbox *s, int *pending)
 					       "guest-initramfs.cpio.gz", NULL };
 	static const char *const rootfss[] = { "rootfs.ext4", "rootfs.img", NULL };
 	char kernel[4200], initrd[4200], rootfs[4200], disk[4200], console[4200];
+	static char rules[SANDBOX_NET_MAX_RULES][SANDBOX_NET_RULE_MAX];
+	const char *rulep[SANDBOX_NET_MAX_RULES];
 
 	if (!d->cfg.images || vm_image(d, kernels, kernel, sizeof(kernel))) {
 		fprintf(stderr, "sbxd: no guest kernel in %s\n",
@@ -108,6 +112,16 @@ static int vm_start(struct sbxd *d, struct sandbox *s, int *pending)
 	if (json_is_integer(cpus) && json_integer_value(cpus) >= 1 &&
 	    json_integer_value(cpus) <= 32)
 		cfg.cpus = (unsigned)json_integer_value(cpus);
+	/* networking: the sandbox's policy as it is now (a PATCH applies at
+	 * the next boot), unless the operator turned it off */
+	int nrules = sandbox_net_rules(&d->cfg, s, rules);
+	if (nrules >= 0) {
+		for (int i = 0; i < nrules; i++)
+			rulep[i] = rules[i];
+		cfg.net = 1;
+		cfg.net_rules = rulep;
+		cfg.n_net_rules = (unsigned)nrules;
+	}
 	int rc = sbx_vmm_spawn(&cfg, &s->vmm);
 	if (rc)
 		return rc;

@@ -49,7 +49,10 @@ static void usage(FILE *f)
 		"  --images DIR       guest kernel, initramfs, rootfs, for --backend vm\n"
 		"  --cert PEM --key PEM  certificate (default: self-signed in STATE/tls)\n"
 		"  --public-port N    port shown in preview URLs (default: the listen port)\n"
-		"  --disk-mib N       workspace disk size for new VM sandboxes (default 4096)\n");
+		"  --disk-mib N       workspace disk size for new VM sandboxes (default 4096)\n"
+		"  --net-alias G=H:LO[-HI]  sandboxes reach host address H ports LO..HI\n"
+		"                     at guest address G (e.g. 10.0.2.100=127.0.0.1:8000-8999)\n"
+		"  --no-net           no network device in any sandbox\n");
 }
 
 static int main_listen(struct sbxd *d)
@@ -265,6 +268,8 @@ int main(int argc, char **argv)
 		{ "tenant", required_argument, 0, 't' },
 		{ "public-port", required_argument, 0, 'p' },
 		{ "disk-mib", required_argument, 0, 'm' },
+		{ "net-alias", required_argument, 0, 'A' },
+		{ "no-net", no_argument, 0, 'N' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -298,6 +303,13 @@ int main(int argc, char **argv)
 		case 't': tenant = optarg; break;
 		case 'p': d.cfg.public_port = (unsigned)atoi(optarg); break;
 		case 'm': d.cfg.disk_mib = strtoull(optarg, NULL, 10); break;
+		case 'A':
+			if (sandbox_net_alias(&d.cfg, optarg)) {
+				fprintf(stderr, "sbxd: bad --net-alias %s (GUEST=HOST:LO[-HI])\n", optarg);
+				return 2;
+			}
+			break;
+		case 'N': sandbox_net_disable(&d.cfg); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

@@ -10,6 +10,8 @@
  */
 #include "net/sandbox.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -98,6 +100,7 @@ static void sandbox_free(struct sandbox *s)
 {
 	json_decref(s->env);
 	json_decref(s->limits);
+	json_decref(s->network);
 	free(s);
 }
 
@@ -135,6 +138,216 @@ static int sandbox_duration(json_t *v, uint64_t *ms)
 		return -EINVAL;
 	*ms = n * mul;
 	return 0;
+}
+
+
+/* --- networking --------------------------------------------------------- */
+
+/* The operator's settings (sbxd serve --net-alias, --no-net) live in cfg. */
+void sandbox_net_disable(struct sbxd_config *cfg)
+{
+	cfg->no_net = 1;
+}
+
+/* "1.2.3.4" or "[::1]"/"::1" (v6 only when v6 is nonzero). 0 or -EINVAL. */
+static int net_addr(const char *s, size_t n, int v6, char *out, size_t cap)
+{
+	unsigned char bin[16];
+	char buf[64];
+
+	if (v6 && n >= 2 && s[0] == '[' && s[n - 1] == ']') {
+		s++;
+		n -= 2;
+	}
+	if (n == 0 || n >= sizeof(buf) || n >= cap)
+		return -EINVAL;
+	memcpy(buf, s, n);
+	buf[n] = 0;
+	if (inet_pton(AF_INET, buf, bin) != 1 &&
+	    (!v6 || inet_pton(AF_INET6, buf, bin) != 1))
+		return -EINVAL;
+	memcpy(out, buf, n + 1);
+	return 0;
+}
+
+/* A port 1..65535 of decimal digits, n bytes. */
+static int net_port(const char *s, size_t n, unsigned *out)
+{
+	unsigned v = 0;
+
+	if (n == 0 || n > 5)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -EINVAL;
+		v = v * 10 + (unsigned)(s[i] - '0');
+	}
+	if (v == 0 || v > 65535)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int sandbox_net_alias(struct sbxd_config *cfg, const char *spec)
+{
+	char guest[64], host[64];
+	unsigned lo, hi;
+
+	if (!spec)
+		return -EINVAL;
+	const char *eq = strchr(spec, '=');
+	const char *colon = eq ? strrchr(eq, ':') : NULL;
+	if (!eq || !colon || colon < eq + 1)
+		return -EINVAL;
+	if (net_addr(spec, (size_t)(eq - spec), 0, guest, sizeof(guest)) ||
+	    net_addr(eq + 1, (size_t)(colon - eq - 1), 1, host, sizeof(host)))
+		return -EINVAL;
+	const char *ports = colon + 1, *dash = strchr(ports, '-');
+	if (dash) {
+		if (net_port(ports, (size_t)(dash - ports), &lo) ||
+		    net_port(dash + 1, strlen(dash + 1), &hi) || hi < lo)
+			return -EINVAL;
+	} else {
+		if (net_port(ports, strlen(ports), &lo))
+			return -EINVAL;
+		hi = lo;
+	}
+	snprintf(cfg->net_alias, sizeof(cfg->net_alias), "alias %s %s %u-%u",
+		 guest, host, lo, hi);
+	return 0;
+}
+
+/* A CIDR ("10.0.0.0/8", "2001:db8::/32", a bare address) or a domain
+ * ("example.com", "*.example.com"), as the VMM's egress policy parses them
+ * (net/usernet/policy.c), but stricter. 1 if valid. */
+static int net_target_ok(const char *t)
+{
+	size_t n = strlen(t);
+
+	if (n == 0 || n > 253)
+		return 0;
+	const char *slash = strchr(t, '/');
+	char addr[64];
+	if (!net_addr(t, slash ? (size_t)(slash - t) : n, 1, addr, sizeof(addr))) {
+		if (!slash)
+			return 1;
+		unsigned max = strchr(addr, ':') ? 128 : 32, v = 0;
+		const char *p = slash + 1;
+		if (!*p || strlen(p) > 3)
+			return 0;
+		for (; *p; p++) {
+			if (!isdigit((unsigned char)*p))
+				return 0;
+			v = v * 10 + (unsigned)(*p - '0');
+		}
+		return v <= max;
+	}
+	if (slash)
+		return 0;
+	size_t i = 0, label = 0;
+	if (n > 2 && t[0] == '*' && t[1] == '.')
+		i = 2;
+	if (t[n - 1] == '.')
+		n--;
+	for (; i < n; i++) {
+		unsigned char c = (unsigned char)t[i];
+		if (c == '.') {
+			if (label == 0 || t[i - 1] == '-')
+				return 0;
+			label = 0;
+		} else if (isalnum(c) || c == '_' || (c == '-' && label > 0)) {
+			if (++label > 63)
+				return 0;
+		} else {
+			return 0;
+		}
+	}
+	return label > 0 && t[n - 1] != '-';
+}
+
+/* Validates a "network" value into a complete object (internet, allow,
+ * deny) built on cur (NULL: the default): present keys replace, null
+ * resets. New reference, or NULL with *why. */
+static json_t *net_settings(json_t *cur, json_t *v, const char **why)
+{
+	static const char *const lists[] = { "allow", "deny" };
+	json_t *out;
+	const char *k;
+	json_t *val;
+
+	if (json_is_null(v))
+		return json_pack("{s:b,s:[],s:[]}", "internet", 1, "allow", "deny");
+	if (!json_is_object(v)) {
+		*why = "network must be an object {internet, allow, deny}";
+		return NULL;
+	}
+	json_object_foreach(v, k, val) {
+		if (strcmp(k, "internet") && strcmp(k, "allow") && strcmp(k, "deny")) {
+			*why = "network takes only internet, allow and deny";
+			return NULL;
+		}
+	}
+	val = json_object_get(v, "internet");
+	if (val && !json_is_boolean(val)) {
+		*why = "network.internet must be a boolean";
+		return NULL;
+	}
+	for (int l = 0; l < 2; l++) {
+		json_t *arr = json_object_get(v, lists[l]);
+		size_t i;
+		json_t *e;
+		if (!arr)
+			continue;
+		if (!json_is_array(arr) || json_array_size(arr) > SANDBOX_NET_MAX_LIST) {
+			*why = "network.allow and network.deny must be arrays of at most 32 strings";
+			return NULL;
+		}
+		json_array_foreach(arr, i, e) {
+			if (!json_is_string(e) || !net_target_ok(json_string_value(e))) {
+				*why = "network.allow and network.deny take CIDRs "
+				       "(\"203.0.113.0/24\"), addresses or domains "
+				       "(\"example.com\", \"*.example.com\")";
+				return NULL;
+			}
+		}
+	}
+	out = cur ? json_deep_copy(cur)
+		  : json_pack("{s:b,s:[],s:[]}", "internet", 1, "allow", "deny");
+	if (!out) {
+		*why = "out of memory";
+		return NULL;
+	}
+	json_object_foreach(v, k, val) {
+		json_object_set_new(out, k, json_deep_copy(val));
+	}
+	return out;
+}
+
+int sandbox_net_rules(const struct sbxd_config *cfg, const struct sandbox *s,
+		      char rules[][SANDBOX_NET_RULE_MAX])
+{
+	static const char *const lists[] = { "allow", "deny" };
+	int n = 0;
+
+	if (cfg->no_net)
+		return -1;
+	json_t *net = s->network;
+	json_t *inet = net ? json_object_get(net, "internet") : NULL;
+	snprintf(rules[n++], SANDBOX_NET_RULE_MAX, "internet %s",
+		 inet && json_is_false(inet) ? "off" : "on");
+	for (int l = 0; l < 2 && net; l++) {
+		size_t i;
+		json_t *e;
+		json_array_foreach(json_object_get(net, lists[l]), i, e) {
+			if (n >= SANDBOX_NET_MAX_RULES - 1 || !json_is_string(e))
+				break;
+			snprintf(rules[n++], SANDBOX_NET_RULE_MAX, "%s %s", lists[l],
+				 json_string_value(e));
+		}
+	}
+	if (cfg->net_alias[0])
+		snprintf(rules[n++], SANDBOX_NET_RULE_MAX, "%s", cfg->net_alias);
+	return n;
 }
 
 int sandbox_apply(struct sandbox *s, json_t *opts, const char **why)
@@ -196,6 +409,14 @@ int sandbox_apply(struct sandbox *s, json_t *opts, const char **why)
 		}
 		json_object_update(s->limits, v);
 	}
+	v = json_object_get(opts, "network");
+	if (v) {
+		json_t *net = net_settings(s->network, v, why);
+		if (!net)
+			return -EINVAL;
+		json_decref(s->network);
+		s->network = net;
+	}
 	return 0;
 }
 
@@ -212,11 +433,13 @@ json_t *sandbox_json(struct sbxd *d, struct sandbox *s)
 						       (int)s->ports[i].port, "url", url,
 						       "name", s->ports[i].name, "status", "active"));
 	}
-	return json_pack("{s:s,s:s,s:s,s:O,s:I,s:b,s:O,s:o}", "id", s->id, "status",
+	json_t *net = s->network ? json_incref(s->network)
+				 : json_pack("{s:b,s:[],s:[]}", "internet", 1, "allow", "deny");
+	return json_pack("{s:s,s:s,s:s,s:O,s:I,s:b,s:O,s:o,s:o}", "id", s->id, "status",
 			 s->running ? "running" : "stopped", "createdAt", s->created,
 			 "env", s->env, "sleepAfter", (json_int_t)s->sleep_after_ms,
 			 "keepAlive", s->keep_alive, "limits", s->limits,
-			 "exposedPorts", ports);
+			 "network", net, "exposedPorts", ports);
 }
 
 int sandbox_table_save(struct sbxd *d)
@@ -231,12 +454,15 @@ int sandbox_table_save(struct sbxd *d)
 							       (int)s->ports[i].port, "token",
 							       s->ports[i].token, "name",
 							       s->ports[i].name));
-		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:O,s:O,s:I,s:b,s:o}",
-						     "tenant", s->tenant, "id", s->id,
-						     "created", s->created, "env", s->env,
-						     "limits", s->limits, "sleepAfter",
-						     (json_int_t)s->sleep_after_ms,
-						     "keepAlive", s->keep_alive, "ports", ports));
+		json_t *o = json_pack("{s:s,s:s,s:s,s:O,s:O,s:I,s:b,s:o}",
+				      "tenant", s->tenant, "id", s->id,
+				      "created", s->created, "env", s->env,
+				      "limits", s->limits, "sleepAfter",
+				      (json_int_t)s->sleep_after_ms,
+				      "keepAlive", s->keep_alive, "ports", ports);
+		if (o && s->network)
+			json_object_set(o, "network", s->network);
+		json_array_append_new(arr, o);
 	}
 	json_t *root = json_pack("{s:i,s:o}", "version", 1, "sandboxes", arr);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", d->table.path);
@@ -286,11 +512,12 @@ int sandbox_table_load(struct sbxd *d)
 			break;
 		snprintf(s->created, sizeof(s->created), "%s",
 			 json_string_value(json_object_get(o, "created")) ?: "");
-		json_t *opts = json_pack("{s:O?,s:O?,s:O?,s:O?}", "env",
+		json_t *opts = json_pack("{s:O?,s:O?,s:O?,s:O?,s:O?}", "env",
 					 json_object_get(o, "env"), "limits",
 					 json_object_get(o, "limits"), "sleepAfter",
 					 json_object_get(o, "sleepAfter"), "keepAlive",
-					 json_object_get(o, "keepAlive"));
+					 json_object_get(o, "keepAlive"), "network",
+					 json_object_get(o, "network"));
 		sandbox_apply(s, opts, &why);
 		json_decref(opts);
 		size_t j;

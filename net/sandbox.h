@@ -25,6 +25,7 @@
 #define SANDBOX_BOOT_MS 120000ULL /* longest asynchronous boot */
 
 struct sbxd;
+struct sbxd_config;
 struct agent_call;
 
 struct sandbox_port {
@@ -42,6 +43,7 @@ struct sandbox {
 	char created[32];
 	json_t *env;    /* object NAME -> value */
 	json_t *limits; /* object, passed through */
+	json_t *network; /* {"internet":bool,"allow":[..],"deny":[..]}; NULL: default */
 	uint64_t sleep_after_ms;
 	int keep_alive;
 	struct sandbox_port ports[SANDBOX_MAX_PORTS];
@@ -111,6 +113,23 @@ int sandbox_create(struct sbxd *d, const char *tenant, const char *id,
 /* Applies settings (env, sleepAfter, keepAlive, limits). 0 or -EINVAL
  * with *why set. Does not save. */
 int sandbox_apply(struct sandbox *s, json_t *opts, const char **why);
+/*
+ * Networking (VM backend). A sandbox's "network" setting, validated by
+ * sandbox_apply(), becomes sbx-vmm --net-rule words at its next boot.
+ */
+#define SANDBOX_NET_MAX_LIST 32  /* entries of allow, and of deny */
+#define SANDBOX_NET_MAX_RULES (2 * SANDBOX_NET_MAX_LIST + 2)
+#define SANDBOX_NET_RULE_MAX 300 /* bytes of one rule, with its NUL */
+/* The operator's `sbxd serve --net-alias GUEST=HOST:LO[-HI]`, e.g.
+ * "10.0.2.100=127.0.0.1:8000-8999". 0 or -EINVAL. */
+int sandbox_net_alias(struct sbxd_config *cfg, const char *spec);
+/* `sbxd serve --no-net`: no sandbox gets a network device. */
+void sandbox_net_disable(struct sbxd_config *cfg);
+/* The --net-rule words for s into rules (SANDBOX_NET_MAX_RULES of
+ * SANDBOX_NET_RULE_MAX bytes). Returns how many, or -1 when the operator
+ * turned networking off (no --net at all). */
+int sandbox_net_rules(const struct sbxd_config *cfg, const struct sandbox *s,
+		      char rules[][SANDBOX_NET_RULE_MAX]);
 /* Stops, removes the workspace, drops it from the table and frees it. */
 int sandbox_destroy(struct sbxd *d, struct sandbox *s);
 /* JSON view of a sandbox (new reference). */

@@ -28,6 +28,8 @@ struct sbxd_config {
 	const char *cert, *key;
 	unsigned public_port; /* port in preview URLs (0: the listen port) */
 	uint64_t disk_mib;    /* vm: workspace disk size */
+	char net_alias[192];  /* vm: operator's host alias rule, "" for none */
+	int no_net;           /* vm: no network device in any sandbox */
 };
 
 struct sbxd {
