@@ -153,13 +153,24 @@ BOARD ?= qemu-x86_64
 appliance: images
 	@boards/appliance/build.sh $(O) $(BOARD)
 
-asan:
-	@$(MAKE) --no-print-directory O=build/asan SAN="-fsanitize=address -fno-omit-frame-pointer" OPT="-O1 -g" \
-		build/asan/bin/sbxd build/asan/bin/sbx-vmm $(patsubst $(O)/%,build/asan/%,$(UNIT_TESTS))
+# Sanitizer builds of the host binaries and unit tests, each in a folder of
+# its own; a folder built with other flags is started afresh.
+ASAN_FLAGS := -fsanitize=address -fno-omit-frame-pointer
+UBSAN_FLAGS := -fsanitize=undefined -fno-sanitize-recover=undefined
 
-ubsan:
-	@$(MAKE) --no-print-directory O=build/ubsan SAN="-fsanitize=undefined -fno-sanitize-recover=undefined" OPT="-O1 -g" \
-		build/ubsan/bin/sbxd build/ubsan/bin/sbx-vmm $(patsubst $(O)/%,build/ubsan/%,$(UNIT_TESTS))
+define san_build
+	@mkdir -p build/$(1)
+	@[ "$$(cat build/$(1)/.flags 2>/dev/null)" = "$(2)" ] || \
+		{ rm -rf build/$(1) && mkdir -p build/$(1) && echo "$(2)" >build/$(1)/.flags; }
+	@$(MAKE) --no-print-directory O=build/$(1) SAN="$(2)" OPT="-O1 -g" USERNET_LWIP=$(abspath $(O))/images/lwip \
+		build/$(1)/bin/sbxd build/$(1)/bin/sbx-vmm $(patsubst $(O)/%,build/$(1)/%,$(UNIT_TESTS))
+endef
+
+asan: all
+	$(call san_build,asan,$(ASAN_FLAGS))
+
+ubsan: all
+	$(call san_build,ubsan,$(UBSAN_FLAGS))
 
 TIDY_SRCS = $(sort $(filter-out %_fuzz.c,$(ALL_SRCS)))
 
