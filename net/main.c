@@ -50,6 +50,7 @@ static void usage(FILE *f)
 		"  --cert PEM --key PEM  certificate (default: self-signed in STATE/tls)\n"
 		"  --public-port N    port shown in preview URLs (default: the listen port)\n"
 		"  --disk-mib N       workspace disk size for new VM sandboxes (default 4096)\n"
+		"  --run-dir DIR      sockets of running sandboxes (default STATE/run)\n"
 		"  --net-alias G=H:LO[-HI]  sandboxes reach host address H ports LO..HI\n"
 		"                     at guest address G (e.g. 10.0.2.100=127.0.0.1:8000-8999)\n"
 		"  --no-net           no network device in any sandbox\n");
@@ -268,6 +269,7 @@ int main(int argc, char **argv)
 		{ "tenant", required_argument, 0, 't' },
 		{ "public-port", required_argument, 0, 'p' },
 		{ "disk-mib", required_argument, 0, 'm' },
+		{ "run-dir", required_argument, 0, 'R' },
 		{ "net-alias", required_argument, 0, 'A' },
 		{ "no-net", no_argument, 0, 'N' },
 		{ "help", no_argument, 0, 'h' },
@@ -303,6 +305,7 @@ int main(int argc, char **argv)
 		case 't': tenant = optarg; break;
 		case 'p': d.cfg.public_port = (unsigned)atoi(optarg); break;
 		case 'm': d.cfg.disk_mib = strtoull(optarg, NULL, 10); break;
+		case 'R': d.cfg.run_dir = optarg; break;
 		case 'A':
 			if (sandbox_net_alias(&d.cfg, optarg)) {
 				fprintf(stderr, "sbxd: bad --net-alias %s (GUEST=HOST:LO[-HI])\n", optarg);

@@ -59,8 +59,11 @@ static void sandbox_paths(struct sbxd *d, struct sandbox *s)
 	for (int i = 0; i < 8; i++)
 		snprintf(s->key + 2 * i, 3, "%02x", h[i]);
 	snprintf(s->dir, sizeof(s->dir), "%s/sandboxes/%s", d->cfg.state_dir, s->key);
-	int n = snprintf(s->sock, sizeof(s->sock), "%s/run/%s.sock",
-			 d->cfg.state_dir, s->key);
+	int n = d->cfg.run_dir
+			? snprintf(s->sock, sizeof(s->sock), "%s/%s.sock",
+				   d->cfg.run_dir, s->key)
+			: snprintf(s->sock, sizeof(s->sock), "%s/run/%s.sock",
+				   d->cfg.state_dir, s->key);
 	if (n < 0 || (size_t)n >= sizeof(s->sock))
 		snprintf(s->sock, sizeof(s->sock), "/tmp/sbxd-%d-%s.sock",
 			 (int)getuid(), s->key);
@@ -489,7 +492,12 @@ int sandbox_table_load(struct sbxd *d)
 		 d->cfg.state_dir);
 	snprintf(dir, sizeof(dir), "%s/sandboxes", d->cfg.state_dir);
 	mkdir(dir, 0700);
-	snprintf(dir, sizeof(dir), "%s/run", d->cfg.state_dir);
+	/* Sockets live apart from the state when asked: a state folder on a
+	 * file system without sockets (9p, some network mounts) still works. */
+	if (d->cfg.run_dir)
+		snprintf(dir, sizeof(dir), "%s", d->cfg.run_dir);
+	else
+		snprintf(dir, sizeof(dir), "%s/run", d->cfg.state_dir);
 	mkdir(dir, 0700);
 	if (access(d->table.path, F_OK))
 		return 0;

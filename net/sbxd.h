@@ -19,6 +19,7 @@ struct agent_call;
 
 struct sbxd_config {
 	const char *state_dir;
+	const char *run_dir; /* sockets of running sandboxes (default STATE/run) */
 	const char *listen;  /* host:port */
 	const char *domain;  /* preview domain */
 	const char *backend; /* "host" or "vm" */

@@ -106,11 +106,16 @@ for f in vmlinux initramfs.cpio; do
 done
 # The rootfs is too big for an initramfs: vm.sh attaches it as the first disk.
 ln -s /dev/vda "$R/sbx/images/rootfs.ext4"
+# QEMU's user networking answers DNS at 10.0.2.3 (sandboxes' usernet
+# forwards their queries there).
+echo "nameserver 10.0.2.3" >"$R/etc/resolv.conf"
 cat >"$R/etc/sbx/run" <<RUN
 /usr/bin/sbxd
 serve
 --state
 /var/lib/sbx
+--run-dir
+/run/sbx
 --listen
 0.0.0.0:8443
 --backend

@@ -42,6 +42,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -386,11 +387,13 @@ int usernet_create(const struct usernet_config *c, struct usernet **out)
 		r = un_dns_read_resolv_conf(
 		    c->resolv_conf ? c->resolv_conf : "/etc/resolv.conf",
 		    un->cfg.resolvers, USERNET_MAX_RESOLVERS);
-		if (r <= 0) {
-			r = r < 0 ? r : -ENOENT;
+		/* No resolv.conf, or no nameserver in it: networking still
+		 * works by address; the guest's DNS queries go unanswered. */
+		if (r < 0 && r != -ENOENT)
 			goto err;
-		}
-		un->cfg.n_resolvers = (unsigned)r;
+		if (r <= 0)
+			fprintf(stderr, "usernet: no DNS resolvers: sandbox names will not resolve\n");
+		un->cfg.n_resolvers = r > 0 ? (unsigned)r : 0;
 	}
 	if (un->cfg.n_resolvers > USERNET_MAX_RESOLVERS) {
 		r = -EINVAL;
