@@ -86,6 +86,25 @@ out=$(jpost /v1/sandboxes/box/exec '{"command":"sha256sum /workspace/blob.bin | 
 [ "$(echo "$out" | json 'd["stdout"].strip()')" = "$(sha256sum "$D/blob" | cut -c1-64)" ] &&
 	pass vm-api-file-hash-in-guest || fail vm-api-file-hash-in-guest "$out"
 
+# Untrusted code may fork-bomb or eat memory: the sandbox's user cgroup
+# takes it (pids.max, memory.max, the timeout's cgroup.kill), the agent stays.
+out=$(jpost /v1/sandboxes/box/exec '{"command":"b() { b | b & }; b; sleep 30","timeout":8000}')
+st=$(cat "$D/status")
+out2=$(jpost /v1/sandboxes/box/exec '{"command":"echo alive; ps -e --no-headers | wc -l"}')
+if [ "$st" = 504 ] && [ "$(echo "$out2" | json 'd["stdout"].split()[0]')" = alive ] &&
+	[ "$(echo "$out2" | json 'int(d["stdout"].split()[1])')" -lt 100 ]; then
+	pass vm-api-fork-bomb-contained
+else
+	fail vm-api-fork-bomb-contained "status $st: $(echo "$out" | head -c 300) / $out2"
+fi
+out=$(jpost /v1/sandboxes/box/exec '{"command":"python3 -c \"a = []\nwhile True: a.append(b\\\"x\\\" * (32 << 20))\"","timeout":120000}')
+out2=$(jpost /v1/sandboxes/box/exec '{"command":"echo alive"}')
+if [ "$(echo "$out" | json 'd["exitCode"] != 0')" = True ] && [ "$(echo "$out2" | json 'd["stdout"]')" = alive ]; then
+	pass vm-api-oom-contained
+else
+	fail vm-api-oom-contained "$out / $out2"
+fi
+
 # Files survive the VM stopping (sleepAfter) and booting again.
 jpost /v1/sandboxes/box/exec '{"command":"echo kept > /workspace/kept.txt; mkdir -p /root/x; echo too > /root/x/y"}' >/dev/null
 api PATCH /v1/sandboxes/box -H 'Content-Type: application/json' -d '{"sleepAfter":1000}' >/dev/null
