@@ -16,6 +16,7 @@ rows=$OUT/rows.jsonl
 export SBX_BUILD=$O SBX_SRC=$SRC SBX_IMAGES=$O/images
 
 for b in "$SRC"/tests/bench/*.sh; do
+	case $(basename "$b") in run.sh | lib.sh) continue ;; esac
 	[ -x "$b" ] || continue
 	echo "bench: $(basename "$b")"
 	SBX_BENCH_OUT=$rows "$b" || echo "bench: $(basename "$b") failed" >&2
