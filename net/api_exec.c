@@ -179,20 +179,47 @@ static void op_collect(struct op *op, struct buf *b, int *trunc,
 	buf_append(b, f->body, n);
 }
 
+/*
+ * Ends the request with an error: an SSE `error` event when the stream has
+ * started, else a JSON error with STATUS. EXTRA (owned, may be NULL) adds
+ * fields to the event.
+ */
+static void op_fail(struct op *op, int status, const char *code, const char *msg,
+		    json_t *extra)
+{
+	if (op->sse && op->c->resp_started) {
+		json_t *j = json_pack("{s:s,s:s}", "error", msg, "code", code);
+		if (extra)
+			json_object_update(j, extra);
+		op_event(op, "error", j);
+		conn_resp_end(op->c);
+	} else {
+		conn_reply_error(op->c, status, code, "%s", msg);
+	}
+	json_decref(extra);
+}
+
 static void op_error_frame(struct op *op, const struct proto_frame *f)
 {
 	char code[64] = "internal", msg[400] = "agent error";
 
 	proto_get_str(f, PT_CODE, code, sizeof(code));
 	proto_get_str(f, PT_MESSAGE, msg, sizeof(msg));
-	if (op->sse && op->c->resp_started) {
-		op_event(op, "error", json_pack("{s:s,s:s,s:b}", "error", msg, "code", code,
-						"timedOut", !strcmp(code, "timeout")));
-		conn_resp_end(op->c);
-	} else {
-		conn_reply_error(op->c, agent_error_status(code), code, "%s", msg);
-	}
+	op_fail(op, agent_error_status(code), code, msg,
+		json_pack("{s:b}", "timedOut", !strcmp(code, "timeout")));
 	op_finish(op);
+}
+
+/* A stdout or stderr frame: an SSE event now, or collected for the end. */
+static void op_stream_frame(struct op *op, const struct proto_frame *f)
+{
+	int is_out = f->type == PROTO_STDOUT;
+
+	if (!op->sse)
+		op_collect(op, is_out ? &op->out : &op->err,
+			   is_out ? &op->out_trunc : &op->err_trunc, f);
+	else if (f->len)
+		op_output(op, is_out, f);
 }
 
 static json_t *op_proc_json(const struct proto_frame *f)
@@ -236,91 +263,145 @@ static void op_on_close(struct agent_call *a, int err)
 	if (op->finished)
 		return;
 	op->finished = 1;
-	if (op->sse && op->c->resp_started) {
-		op_event(op, "error", json_pack("{s:s,s:s}", "error", why, "code", "unavailable"));
-		conn_resp_end(op->c);
+	op_fail(op, 503, "unavailable", why, NULL);
+}
+
+/* --- exec, git and code: one dispatch ----------------------------------- */
+
+static void op_exec_exit(struct op *op, const struct proto_frame *f)
+{
+	struct conn *c = op->c;
+	int timed_out = (int)proto_u32_or(f, PT_TIMED_OUT, 0);
+	uint32_t sig = proto_u32_or(f, PT_SIGNAL, 0);
+	int code = (int32_t)proto_u32_or(f, PT_EXIT_CODE, 0);
+
+	if (sig && !timed_out && code == 0)
+		code = 128 + (int)sig;
+	uint64_t dur = proto_u64_or(f, PT_DURATION_MS, loop_now_ms() - op->start_ms);
+	if (op->sse) {
+		if (timed_out)
+			op_event(op, "error",
+				 json_pack("{s:s,s:s,s:b,s:i,s:I}", "error", "command timed out",
+					   "code", "timeout", "timedOut", 1, "exitCode", code,
+					   "duration", (json_int_t)dur));
+		else
+			op_event(op, "complete",
+				 json_pack("{s:i,s:b,s:I,s:o,s:s}", "exitCode", code, "success",
+					   code == 0 && !sig, "duration", (json_int_t)dur,
+					   "timestamp", op_now_iso(), "command", op->command));
+		conn_resp_end(c);
+		op_finish(op);
+		return;
+	}
+	json_t *j = json_pack("{s:b,s:i,s:o,s:o,s:s,s:I,s:o}", "success",
+			      code == 0 && !sig && !timed_out, "exitCode", code, "stdout",
+			      json_bytes(buf_data(&op->out), buf_avail(&op->out)), "stderr",
+			      json_bytes(buf_data(&op->err), buf_avail(&op->err)), "command",
+			      op->command, "duration", (json_int_t)dur, "timestamp", op_now_iso());
+	if (sig)
+		json_object_set_new(j, "signal", json_integer(sig));
+	if (op->out_trunc || op->err_trunc)
+		json_object_set_new(j, "truncated", json_true());
+	if (op->kind == OP_GIT) {
+		json_object_update(j, op->extra);
+		json_object_set_new(j, "success", json_boolean(code == 0 && !sig && !timed_out));
+	}
+	if (timed_out) {
+		json_object_set_new(j, "timedOut", json_true());
+		json_object_set_new(j, "error", json_pack("{s:s,s:s}", "code", "timeout", "message",
+							  "command timed out"));
+	}
+	conn_reply_json(c, timed_out ? 504 : 200, j);
+	op_finish(op);
+}
+
+/* A rich result or the run's error: JSON from the runner, kept as is when
+ * it is an object, else wrapped as text. */
+static void op_code_result(struct op *op, const struct proto_frame *f)
+{
+	json_error_t je;
+	json_t *r = json_loadb((const char *)f->body, f->len, 0, &je);
+
+	if (!json_is_object(r)) {
+		json_decref(r);
+		r = json_pack("{s:o}", "text", json_bytes((const char *)f->body, f->len));
+	}
+	if (op->sse)
+		op_event(op, f->type == PROTO_CTX_ERROR ? "error" : "result", json_incref(r));
+	if (f->type == PROTO_CTX_ERROR) {
+		json_object_set(op->extra, "error", r);
+		json_decref(r);
 	} else {
-		conn_reply_error(op->c, 503, "unavailable", "%s", why);
+		json_array_append_new(op->list, r);
 	}
 }
 
-/* --- exec / git -------------------------------------------------------- */
-
-static void op_exec_frame(struct op *op, const struct proto_frame *f)
+static void op_code_done(struct op *op, const struct proto_frame *f)
 {
-	struct conn *c = op->c;
+	uint64_t dur = proto_u64_or(f, PT_DURATION_MS, loop_now_ms() - op->start_ms);
+	json_t *err = json_object_get(op->extra, "error");
+
+	if (op->sse) {
+		op_event(op, "complete",
+			 json_pack("{s:b,s:I}", "success", err == NULL, "duration", (json_int_t)dur));
+		conn_resp_end(op->c);
+		op_finish(op);
+		return;
+	}
+	json_t *lines_out = json_array(), *lines_err = json_array();
+	if (buf_avail(&op->out))
+		json_array_append_new(lines_out, json_bytes(buf_data(&op->out), buf_avail(&op->out)));
+	if (buf_avail(&op->err))
+		json_array_append_new(lines_err, json_bytes(buf_data(&op->err), buf_avail(&op->err)));
+	json_t *j = json_pack("{s:b,s:o,s:O,s:{s:o,s:o},s:I,s:O}", "success", err == NULL,
+			      "output", json_bytes(buf_data(&op->out), buf_avail(&op->out)),
+			      "results", op->list, "logs", "stdout", lines_out, "stderr",
+			      lines_err, "duration", (json_int_t)dur, "error",
+			      err ? err : json_null());
+	conn_reply_json(op->c, 200, j);
+	op_finish(op);
+}
+
+/*
+ * Frames of a running command (exec, git) or code run. Output is handled
+ * the same way for both; the end differs: EXIT for a command, DONE for code.
+ * A frame of the other kind's ending is ignored (the agent never sends it).
+ */
+static void op_run_frame(struct op *op, const struct proto_frame *f)
+{
+	int is_code = op->kind == OP_CODE;
+	char code[64] = "";
 
 	switch (f->type) {
 	case PROTO_STARTED:
-		if (op->sse)
+		if (op->sse && !is_code)
 			op_event(op, "start", json_pack("{s:s,s:i,s:o}", "command", op->command,
 						       "pid", (int)proto_u32_or(f, PT_PID, 0),
 						       "timestamp", op_now_iso()));
 		return;
 	case PROTO_STDOUT:
-	case PROTO_STDERR: {
-		int is_out = f->type == PROTO_STDOUT;
-		if (op->sse) {
-			if (f->len)
-				op_output(op, is_out, f);
-		} else if (is_out) {
-			op_collect(op, &op->out, &op->out_trunc, f);
-		} else {
-			op_collect(op, &op->err, &op->err_trunc, f);
-		}
+	case PROTO_STDERR:
+		op_stream_frame(op, f);
 		return;
-	}
-	case PROTO_EXIT: {
-		int timed_out = (int)proto_u32_or(f, PT_TIMED_OUT, 0);
-		uint32_t sig = proto_u32_or(f, PT_SIGNAL, 0);
-		int code = (int32_t)proto_u32_or(f, PT_EXIT_CODE, 0);
-		if (sig && !timed_out && code == 0)
-			code = 128 + (int)sig;
-		uint64_t dur = proto_u64_or(f, PT_DURATION_MS, loop_now_ms() - op->start_ms);
-		if (op->sse) {
-			if (timed_out)
-				op_event(op, "error",
-					 json_pack("{s:s,s:s,s:b,s:i,s:I}", "error",
-						   "command timed out", "code", "timeout",
-						   "timedOut", 1, "exitCode", code, "duration",
-						   (json_int_t)dur));
-			else
-				op_event(op, "complete",
-					 json_pack("{s:i,s:b,s:I,s:o,s:s}", "exitCode", code,
-						   "success", code == 0 && !sig, "duration",
-						   (json_int_t)dur, "timestamp", op_now_iso(),
-						   "command", op->command));
-			conn_resp_end(c);
-			op_finish(op);
-			return;
-		}
-		json_t *j = json_pack("{s:b,s:i,s:o,s:o,s:s,s:I,s:o}", "success",
-				      code == 0 && !sig && !timed_out, "exitCode", code,
-				      "stdout", json_bytes(buf_data(&op->out), buf_avail(&op->out)),
-				      "stderr", json_bytes(buf_data(&op->err), buf_avail(&op->err)),
-				      "command", op->command, "duration", (json_int_t)dur,
-				      "timestamp", op_now_iso());
-		if (sig)
-			json_object_set_new(j, "signal", json_integer(sig));
-		if (op->out_trunc || op->err_trunc)
-			json_object_set_new(j, "truncated", json_true());
-		if (op->kind == OP_GIT) {
-			json_object_update(j, op->extra);
-			json_object_set_new(j, "success", json_boolean(code == 0 && !sig && !timed_out));
-		}
-		if (timed_out) {
-			json_object_set_new(j, "timedOut", json_true());
-			json_object_set_new(j, "error",
-					    json_pack("{s:s,s:s}", "code", "timeout", "message",
-						      "command timed out"));
-			conn_reply_json(c, 504, j);
-		} else {
-			conn_reply_json(c, 200, j);
-		}
-		op_finish(op);
+	case PROTO_EXIT:
+		if (!is_code)
+			op_exec_exit(op, f);
 		return;
-	}
+	case PROTO_RESULT:
+	case PROTO_CTX_ERROR:
+		if (is_code)
+			op_code_result(op, f);
+		return;
+	case PROTO_DONE:
+		if (is_code)
+			op_code_done(op, f);
+		return;
 	case PROTO_ERROR:
+		/* A default context the agent no longer knows: make a new one next time. */
+		proto_get_str(f, PT_CODE, code, sizeof(code));
+		if (is_code && !strcmp(code, "not_found") &&
+		    !json_object_get(op->extra, "explicitContext"))
+			op->s->default_ctx[op->lang][0] = 0;
 		op_error_frame(op, f);
 		return;
 	default:
@@ -372,14 +453,7 @@ static void op_proc_frame(struct op *op, const struct proto_frame *f)
 			return;
 		}
 		if (f->type == PROTO_STDOUT || f->type == PROTO_STDERR) {
-			int is_out = f->type == PROTO_STDOUT;
-			if (op->sse) {
-				if (f->len)
-					op_output(op, is_out, f);
-			} else {
-				op_collect(op, is_out ? &op->out : &op->err,
-					   is_out ? &op->out_trunc : &op->err_trunc, f);
-			}
+			op_stream_frame(op, f);
 			return;
 		}
 		if (f->type == PROTO_END || f->type == PROTO_EXIT) {
@@ -465,83 +539,6 @@ static void op_ctx_frame(struct op *op, const struct proto_frame *f)
 	}
 }
 
-static void op_code_frame(struct op *op, const struct proto_frame *f)
-{
-	struct conn *c = op->c;
-
-	switch (f->type) {
-	case PROTO_STDOUT:
-	case PROTO_STDERR: {
-		int is_out = f->type == PROTO_STDOUT;
-		if (op->sse) {
-			if (f->len)
-				op_output(op, is_out, f);
-		} else {
-			op_collect(op, is_out ? &op->out : &op->err,
-				   is_out ? &op->out_trunc : &op->err_trunc, f);
-		}
-		return;
-	}
-	case PROTO_RESULT:
-	case PROTO_CTX_ERROR: {
-		json_error_t je;
-		json_t *r = json_loadb((const char *)f->body, f->len, 0, &je);
-		if (!json_is_object(r)) {
-			json_decref(r);
-			r = json_pack("{s:o}", "text", json_bytes((const char *)f->body, f->len));
-		}
-		if (f->type == PROTO_CTX_ERROR) {
-			if (op->sse)
-				op_event(op, "error", json_incref(r));
-			json_object_set(op->extra, "error", r);
-			json_decref(r);
-		} else {
-			if (op->sse)
-				op_event(op, "result", json_incref(r));
-			json_array_append_new(op->list, r);
-		}
-		return;
-	}
-	case PROTO_DONE: {
-		uint64_t dur = proto_u64_or(f, PT_DURATION_MS, loop_now_ms() - op->start_ms);
-		json_t *err = json_object_get(op->extra, "error");
-		if (op->sse) {
-			op_event(op, "complete", json_pack("{s:b,s:I}", "success", err == NULL,
-							   "duration", (json_int_t)dur));
-			conn_resp_end(c);
-		} else {
-			json_t *lines_out = json_array(), *lines_err = json_array();
-			if (buf_avail(&op->out))
-				json_array_append_new(lines_out,
-						      json_bytes(buf_data(&op->out), buf_avail(&op->out)));
-			if (buf_avail(&op->err))
-				json_array_append_new(lines_err,
-						      json_bytes(buf_data(&op->err), buf_avail(&op->err)));
-			json_t *j = json_pack("{s:b,s:o,s:O,s:{s:o,s:o},s:I,s:O}", "success",
-					      err == NULL, "output",
-					      json_bytes(buf_data(&op->out), buf_avail(&op->out)),
-					      "results", op->list, "logs", "stdout", lines_out,
-					      "stderr", lines_err, "duration", (json_int_t)dur,
-					      "error", err ? err : json_null());
-			conn_reply_json(c, 200, j);
-		}
-		op_finish(op);
-		return;
-	}
-	case PROTO_ERROR: {
-		char code[64] = "";
-		proto_get_str(f, PT_CODE, code, sizeof(code));
-		if (!strcmp(code, "not_found") && op->kind == OP_CODE &&
-		    !json_object_get(op->extra, "explicitContext"))
-			op->s->default_ctx[op->lang][0] = 0; /* stale default */
-		op_error_frame(op, f);
-		return;
-	}
-	default:
-		return;
-	}
-}
-
 static void op_on_frame(struct agent_call *a, const struct proto_frame *f)
 {
 	struct op *op = a->arg;
@@ -551,16 +548,14 @@ static void op_on_frame(struct agent_call *a, const struct proto_frame *f)
 	switch (op->kind) {
 	case OP_EXEC:
 	case OP_GIT:
-		op_exec_frame(op, f);
+	case OP_CODE:
+		op_run_frame(op, f);
 		break;
 	case OP_CTX_CREATE:
 	case OP_CTX_LIST:
 	case OP_CTX_DELETE:
 	case OP_CODE_CTX:
 		op_ctx_frame(op, f);
-		break;
-	case OP_CODE:
-		op_code_frame(op, f);
 		break;
 	default:
 		op_proc_frame(op, f);

@@ -412,8 +412,14 @@ void conn_tick(struct sbxd *d, uint64_t now_ms)
 		return;
 	if (d->accept_paused && !loop_add(&d->loop, &d->listen_w, EPOLLIN))
 		d->accept_paused = 0;
+	/* Time the loop itself was stuck (a sandbox created or stopped in a
+	 * callback) is not the clients': their deadlines move by it. */
+	uint64_t stall = d->loop.stalled_ms;
 	for (struct conn *c = d->conns, *n; c; c = n) {
 		n = c->next;
+		if (c->deadline)
+			c->deadline += stall;
+		c->last_write_ms += stall;
 		if (c->deadline && now_ms > c->deadline) {
 			conn_abort(c);
 			continue;

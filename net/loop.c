@@ -24,6 +24,7 @@ int loop_init(struct loop *l)
 {
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	l->stop = 0;
+	l->stalled_ms = 0;
 	return l->epfd < 0 ? -errno : 0;
 }
 
@@ -77,6 +78,7 @@ int loop_run(struct loop *l)
 				continue;
 			return -errno;
 		}
+		uint64_t t0 = loop_now_ms();
 		for (int i = 0; i < n; i++) {
 			struct loop_watch *w = evs[i].data.ptr;
 			w->cb(w, evs[i].events);
@@ -85,10 +87,15 @@ int loop_run(struct loop *l)
 		 * watch may be freed while later events of the batch can still
 		 * point at it) and, every 250 ms, check their deadlines. */
 		uint64_t now = loop_now_ms();
+		if (now - t0 > LOOP_STALL_MS)
+			l->stalled_ms += now - t0;
+		int deadlines = now - last_tick >= 250;
 		if (l->tick)
-			l->tick(l->tick_arg, now - last_tick >= 250 ? now : 0);
-		if (now - last_tick >= 250)
+			l->tick(l->tick_arg, deadlines ? now : 0);
+		if (deadlines) {
 			last_tick = now;
+			l->stalled_ms = 0;
+		}
 	}
 	return 0;
 }

@@ -22,9 +22,17 @@ struct loop_watch {
 	loop_cb cb;
 };
 
+/* A batch of callbacks longer than this is a stall (see stalled_ms). */
+#define LOOP_STALL_MS 50
+
 struct loop {
 	int epfd;
 	int stop;
+	/* ms spent in batches of callbacks longer than LOOP_STALL_MS since the
+	 * last deadline tick: while they ran, no one else was served. Owners
+	 * of deadlines add it to them in the tick, so a client is never cut
+	 * off for time sbxd itself was stuck. Reset after each such tick. */
+	uint64_t stalled_ms;
 	void (*tick)(void *arg, uint64_t now_ms);
 	void *tick_arg;
 };

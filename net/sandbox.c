@@ -7,6 +7,13 @@
  * puts a sandbox to sleep once it has been idle (not busy) for sleepAfter,
  * unless keepAlive. The backend's pidfd tells when a runtime died on its own:
  * the sandbox is marked stopped (crashed) and the next request boots it.
+ *
+ * Dialing a VM: the backend's dial() (vsock_dial) waits for the VMM's "OK"
+ * line with the loop blocked, up to seconds when guests are busy, and every
+ * client waits meanwhile. For the VM backend, sandbox_dial() instead sends
+ * "CONNECT <port>" on a non-blocking socket and returns at once; the loop
+ * reads the answer (sandbox_vsock_*) and then attaches the call, like a
+ * call that waited for a boot.
  */
 #include "net/sandbox.h"
 
@@ -20,6 +27,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -27,8 +36,12 @@
 
 #include <mbedtls/sha256.h>
 
+#include "hv/vsock_line.h"
 #include "net/agent.h"
 #include "net/sbxd.h"
+
+#define SANDBOX_VSOCK_PORT 1024u /* the agent's port (backend_vm.c) */
+#define SANDBOX_VSOCK_DIAL_MS 30000 /* longest wait for the VMM's "OK" */
 
 uint64_t sandbox_wall_ms(void)
 {
@@ -613,8 +626,11 @@ static void sandbox_fail_waiters(struct sandbox *s, int err)
 	}
 }
 
+static void sandbox_vsock_expire(struct sbxd *d, struct sandbox *s, uint64_t now_ms, int err);
+
 void sandbox_stop(struct sbxd *d, struct sandbox *s)
 {
+	sandbox_vsock_expire(d, s, 0, -EPIPE); /* none may outlive s */
 	if (!s->running && !s->starting)
 		return;
 	sandbox_unwatch(d, s);
@@ -668,6 +684,7 @@ static void sandbox_on_exit(struct loop_watch *w, uint32_t events)
 	d->backend->stop(d, s); /* reaps and closes */
 	s->running = 0;
 	s->crashed = 1;
+	sandbox_vsock_expire(d, s, 0, -EPIPE);
 	if (s->starting) {
 		s->starting = 0;
 		sandbox_fail_waiters(s, -ECHILD);
@@ -681,6 +698,157 @@ static void sandbox_watch_exit(struct sbxd *d, struct sandbox *s)
 		s->pid_w.cb = sandbox_on_exit;
 		loop_add(&d->loop, &s->pid_w, EPOLLIN);
 	}
+}
+
+/* --- asynchronous vsock dial (VM backend) ------------------------------ */
+
+struct sandbox_vsock_dial {
+	struct loop_watch w;
+	struct sandbox *s;
+	struct agent_call *a;
+	struct sandbox_vsock_dial *next;
+	uint64_t deadline_ms;
+	size_t got;
+	char line[VSOCK_LINE_MAX];
+};
+
+static int sandbox_vsock_async(struct sbxd *d)
+{
+	return d->backend == &backend_vm;
+}
+
+/* An ended dial whose event is still in the loop's current batch. */
+static void sandbox_vsock_gone(struct loop_watch *w, uint32_t events)
+{
+}
+
+/* Unlinks dl from its sandbox and frees it after the loop's batch; closes
+ * its socket unless keep_fd. */
+static void sandbox_vsock_end(struct sbxd *d, struct sandbox_vsock_dial *dl, int keep_fd)
+{
+	for (struct sandbox_vsock_dial **pp = &dl->s->dials; *pp; pp = &(*pp)->next) {
+		if (*pp == dl) {
+			*pp = dl->next;
+			break;
+		}
+	}
+	loop_del(&d->loop, &dl->w);
+	if (!keep_fd)
+		close(dl->w.fd);
+	dl->w.fd = -1;
+	dl->w.cb = sandbox_vsock_gone;
+	sbxd_defer_free(d, dl);
+}
+
+static void sandbox_vsock_fail(struct sbxd *d, struct sandbox_vsock_dial *dl, int err)
+{
+	struct agent_call *a = dl->a;
+
+	sandbox_vsock_end(d, dl, 0);
+	agent_call_fail(a, err);
+}
+
+/* The VMM's answer: read a byte at a time, so nothing after the line is
+ * taken from the agent's stream. */
+static void sandbox_vsock_on_event(struct loop_watch *w, uint32_t events)
+{
+	struct sandbox_vsock_dial *dl = (struct sandbox_vsock_dial *)w;
+	struct sbxd *d = dl->s->d;
+	uint32_t port;
+
+	while (dl->got < sizeof(dl->line)) {
+		ssize_t n = read(w->fd, dl->line + dl->got, 1);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0)
+			break; /* the VMM refused (closed) */
+		dl->got++;
+		int r = vsock_line_ok(dl->line, dl->got, &port);
+		if (r < 0)
+			break;
+		if (r > 0) {
+			struct agent_call *a = dl->a;
+			int fd = w->fd;
+			sandbox_vsock_end(d, dl, 1);
+			agent_call_attach(a, fd);
+			return;
+		}
+	}
+	sandbox_vsock_fail(d, dl, -ECONNREFUSED);
+}
+
+/* Connects to the VMM's socket and sends CONNECT; a is attached (or
+ * failed) from the loop later. 0 or -errno (nothing was queued). */
+static int sandbox_vsock_start(struct sbxd *d, struct sandbox *s, struct agent_call *a)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char req[32];
+	int n = snprintf(req, sizeof(req), "CONNECT %u\n", SANDBOX_VSOCK_PORT);
+
+	if (strlen(s->sock) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, s->sock);
+	struct sandbox_vsock_dial *dl = calloc(1, sizeof(*dl));
+	if (!dl)
+		return -ENOMEM;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int rc = fd < 0 ? -errno : 0;
+	/* a Unix socket connects at once, or fails (EAGAIN: backlog full) */
+	if (!rc && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		rc = -errno;
+	if (!rc && send(fd, req, (size_t)n, MSG_NOSIGNAL) != n)
+		rc = -EIO;
+	dl->w.fd = fd;
+	dl->w.cb = sandbox_vsock_on_event;
+	if (!rc)
+		rc = loop_add(&d->loop, &dl->w, EPOLLIN);
+	if (rc) {
+		if (fd >= 0)
+			close(fd);
+		free(dl);
+		return rc;
+	}
+	dl->s = s;
+	dl->a = a;
+	dl->deadline_ms = loop_now_ms() + SANDBOX_VSOCK_DIAL_MS;
+	dl->next = s->dials;
+	s->dials = dl;
+	return 0;
+}
+
+/* Fails every pending dial of s (stopped, destroyed) or, with now_ms,
+ * those past their deadline (moved by the loop's stalls, see loop.h). */
+static void sandbox_vsock_expire(struct sbxd *d, struct sandbox *s, uint64_t now_ms, int err)
+{
+	struct sandbox_vsock_dial *dl;
+
+	for (dl = s->dials; dl; dl = dl->next)
+		dl->deadline_ms += d->loop.stalled_ms;
+	/* From the head again after each failure: its callback may have
+	 * ended or started other dials of s. */
+	for (;;) {
+		for (dl = s->dials; dl && now_ms && now_ms <= dl->deadline_ms; dl = dl->next)
+			;
+		if (!dl)
+			return;
+		sandbox_vsock_fail(d, dl, err);
+	}
+}
+
+/* Opens the agent connection of a running sandbox for a: the fd, or
+ * -EINPROGRESS (dialing; attached later), or -errno. */
+static int sandbox_dial_running(struct sbxd *d, struct sandbox *s, struct agent_call *a)
+{
+	if (sandbox_vsock_async(d)) {
+		int rc = sandbox_vsock_start(d, s, a);
+		return rc ? rc : -EINPROGRESS;
+	}
+	int fd = d->backend->dial(d, s);
+	if (fd < 0)
+		return fd;
+	int fl = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	return fd;
 }
 
 /* The boot finished (or failed): connect the waiting calls. */
@@ -702,14 +870,13 @@ static void sandbox_booted(struct sbxd *d, struct sandbox *s, int rc)
 		struct agent_call *a = s->waiters;
 		s->waiters = a->next_wait;
 		a->next_wait = NULL;
-		int fd = d->backend->dial(d, s);
-		if (fd < 0) {
-			agent_call_fail(a, fd);
+		int fd = sandbox_dial_running(d, s, a);
+		if (fd == -EINPROGRESS)
 			continue;
-		}
-		int fl = fcntl(fd, F_GETFL);
-		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-		agent_call_attach(a, fd);
+		if (fd < 0)
+			agent_call_fail(a, fd);
+		else
+			agent_call_attach(a, fd);
 	}
 }
 
@@ -730,6 +897,7 @@ int sandbox_dial(struct sbxd *d, struct sandbox *s, struct agent_call *a)
 
 	if (!s->running && !s->starting) {
 		int pending = 0;
+		s->start_deadline_ms = 0;
 		rc = d->backend->start(d, s, &pending);
 		if (rc)
 			return rc;
@@ -738,7 +906,8 @@ int sandbox_dial(struct sbxd *d, struct sandbox *s, struct agent_call *a)
 		sandbox_watch_exit(d, s);
 		if (pending) {
 			s->starting = 1;
-			s->start_deadline_ms = loop_now_ms() + SANDBOX_BOOT_MS;
+			if (!s->start_deadline_ms) /* the backend may set its own */
+				s->start_deadline_ms = loop_now_ms() + SANDBOX_BOOT_MS;
 			s->ready_w.fd = s->ready_fd;
 			s->ready_w.cb = sandbox_on_ready;
 			loop_add(&d->loop, &s->ready_w, EPOLLIN);
@@ -753,13 +922,9 @@ int sandbox_dial(struct sbxd *d, struct sandbox *s, struct agent_call *a)
 		s->waiters = a;
 		return -EINPROGRESS;
 	}
-	rc = d->backend->dial(d, s);
-	if (rc < 0) {
+	rc = sandbox_dial_running(d, s, a);
+	if (rc < 0 && rc != -EINPROGRESS)
 		s->busy--;
-		return rc;
-	}
-	int fl = fcntl(rc, F_GETFL);
-	fcntl(rc, F_SETFL, fl | O_NONBLOCK);
 	return rc;
 }
 
@@ -769,6 +934,12 @@ void sandbox_unwait(struct sandbox *s, struct agent_call *a)
 		if (*pp == a) {
 			*pp = a->next_wait;
 			a->next_wait = NULL;
+			return;
+		}
+	}
+	for (struct sandbox_vsock_dial *dl = s->dials; dl; dl = dl->next) {
+		if (dl->a == a) {
+			sandbox_vsock_end(s->d, dl, 0);
 			return;
 		}
 	}
@@ -784,6 +955,10 @@ void sandbox_release(struct sbxd *d, struct sandbox *s)
 void sandbox_tick(struct sbxd *d, uint64_t now_ms)
 {
 	for (struct sandbox *s = d->table.head; s; s = s->next) {
+		/* a boot is not charged for time the loop was stuck (loop.h) */
+		if (s->starting)
+			s->start_deadline_ms += d->loop.stalled_ms;
+		sandbox_vsock_expire(d, s, now_ms, -ECONNREFUSED);
 		if (s->starting && now_ms > s->start_deadline_ms) {
 			sandbox_booted(d, s, -ETIMEDOUT);
 			continue;

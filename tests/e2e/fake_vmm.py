@@ -5,7 +5,9 @@ backend on machines where guests cannot boot. Takes sbx-vmm's command line
 folder beside the disk, answers Firecracker's "CONNECT <port>" handshake on
 the vsock socket and pipes each connection to the agent, and writes
 "ready <usec>" to the ready fd after FAKE_VMM_DELAY seconds (default 1).
-FAKE_VMM_FAIL=1 exits before ready. Standard library only."""
+FAKE_VMM_FAIL=1 exits before ready. FAKE_VMM_OK_GATE=PATH: a CONNECT is
+answered only once PATH exists (PATH.seen is made while one waits), so a
+test can hold a dial open. Standard library only."""
 import os
 import signal
 import socket
@@ -88,6 +90,10 @@ def serve(c):
     if not line.startswith(b"CONNECT 1024"):
         c.close()
         return
+    gate = os.environ.get("FAKE_VMM_OK_GATE")
+    while gate and not os.path.exists(gate):
+        open(gate + ".seen", "w").close()
+        time.sleep(0.05)
     u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     u.connect(agent_sock)
     c.sendall(b"OK 1\n")

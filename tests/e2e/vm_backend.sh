@@ -22,6 +22,8 @@ trap e2e_cleanup EXIT
 mkdir -p "$E2E_DIR/images"
 touch "$E2E_DIR/images/vmlinux" "$E2E_DIR/images/rootfs.ext4"
 export FAKE_VMM_AGENT=$SBX_BUILD/bin/sbx-init FAKE_VMM_DELAY=1.5
+export FAKE_VMM_OK_GATE=$E2E_DIR/ok-gate # open, but for the dial case below
+touch "$FAKE_VMM_OK_GATE"
 E2E_PORT=$(e2e_free_port)
 E2E_URL="https://localhost:$E2E_PORT"
 E2E_CA="$E2E_DIR/state/tls/cert.pem"
@@ -79,6 +81,25 @@ grep -q ' error .*unavailable' "$E2E_DIR/sse" && pass vm_crash_sse_error ||
 sleep 0.3
 [ "$(api POST $S/exec -d '{"command":"cat f.txt"}' | json stdout)" = booted ] &&
 	pass vm_crash_next_boots || fail vm_crash_next_boots "$(cat "$E2E_DIR/body")"
+
+# A VMM slow to answer CONNECT: sbxd serves others while the dial waits
+# (no clock: the answer is let through only after /v1/health answered; a
+# dial that blocked the loop would have given up by then).
+rm -f "$FAKE_VMM_OK_GATE" "$FAKE_VMM_OK_GATE.seen"
+api POST $S/exec -d '{"command":"echo dialed"}' >"$E2E_DIR/dial" &
+dialpid=$!
+for _ in $(seq 200); do [ -e "$FAKE_VMM_OK_GATE.seen" ] && break; sleep 0.05; done
+if [ -e "$FAKE_VMM_OK_GATE.seen" ] &&
+	curl -sS --max-time 20 --cacert "$E2E_CA" "$E2E_URL/v1/health" >/dev/null 2>&1; then
+	touch "$FAKE_VMM_OK_GATE"
+	wait $dialpid
+	[ "$(json stdout <"$E2E_DIR/dial")" = dialed ] && pass vm_dial_does_not_block ||
+		fail vm_dial_does_not_block "exec: $(cat "$E2E_DIR/dial")"
+else
+	touch "$FAKE_VMM_OK_GATE"
+	wait $dialpid
+	fail vm_dial_does_not_block "no CONNECT seen, or no answer to /v1/health meanwhile"
+fi
 
 api DELETE $S >/dev/null; expect_status vm_delete 200
 [ -z "$(ls "$E2E_DIR"/state/sandboxes/ 2>/dev/null)" ] && pass vm_delete_removes_disk ||

@@ -18,34 +18,22 @@
 # Env: SBX_BUILD, SBX_SRC, SBX_IMAGES.
 set -uo pipefail
 . "$SBX_SRC/tests/lib/check.sh"
-IMG=$SBX_IMAGES
+. "$SBX_SRC/tests/vm/lib.sh"
 ALL="net-validate net-show net-curl-alias net-dns net-git-checkout net-pip-install
 net-refuse-metadata net-refuse-private net-refuse-gateway net-refuse-alias-port
 net-internet-off net-patch-persist"
 skip_all() { for n in $ALL; do skip "$n" "$1"; done; exit 0; }
-for f in vmlinux initramfs.cpio rootfs.ext4; do
-	[ -e "$IMG/$f" ] || skip_all "no $IMG/$f"
-done
-[ -w /dev/kvm ] || skip_all "no usable /dev/kvm"
+[ -z "$(vm_unmet)" ] || skip_all "$(vm_unmet)"
 "$SBX_BUILD/bin/sbx-vmm" --help 2>&1 | grep -q -- --net-rule || skip_all "sbx-vmm without --net"
 [ "$(id -u)" = 0 ] && command -v unshare >/dev/null || skip_all "needs root and unshare (resolv.conf, DNS port 53)"
 for c in python3 git curl; do command -v $c >/dev/null || skip_all "no $c"; done
 
-D=$(mktemp -d /tmp/api_net.XXXXXX)
+vm_lib_init api_net
+# a jailed sbx-vmm (its own uid) reads resolv.conf from here
 chmod 755 "$D"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-URL=https://localhost:$PORT
 BASE=$((20000 + RANDOM % 20000))
 HI=$((BASE + 9))
 OUTP=$((BASE + 20)) # a host server outside the alias range
-SBXD='' PIDS=''
-cleanup() {
-	[ -n "$SBXD" ] && kill "$SBXD" 2>/dev/null && wait "$SBXD" 2>/dev/null
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$D"
-}
-trap cleanup EXIT
 
 # --- the host side ---------------------------------------------------------
 mkdir -p "$D/www/simple/tinypkg" "$D/git"
@@ -74,9 +62,9 @@ with open(f"{www}/simple/index.html", "w") as f:
     f.write('<html><body><a href="tinypkg/">tinypkg</a></body></html>\n')
 PY
 (cd "$D/www" && exec python3 -m http.server --bind 127.0.0.1 "$BASE") >/dev/null 2>&1 &
-PIDS="$PIDS $!"
+VM_PIDS="$VM_PIDS $!"
 (cd "$D/www" && exec python3 -m http.server --bind 127.0.0.1 "$OUTP") >/dev/null 2>&1 &
-PIDS="$PIDS $!"
+VM_PIDS="$VM_PIDS $!"
 
 git init -q "$D/src" && (cd "$D/src" && echo "repo content $BASE" >README &&
 	git -c user.name=t -c user.email=t@t add README &&
@@ -84,7 +72,7 @@ git init -q "$D/src" && (cd "$D/src" && echo "repo content $BASE" >README &&
 	git clone -q --bare "$D/src" "$D/git/repo.git"
 git daemon --base-path="$D/git" --export-all --reuseaddr --listen=127.0.0.1 \
 	--port=$((BASE + 1)) "$D/git" >/dev/null 2>&1 &
-PIDS="$PIDS $!"
+VM_PIDS="$VM_PIDS $!"
 
 # A DNS server answering mirror.sbx.test A 10.0.2.100; NXDOMAIN otherwise.
 cat >"$D/dns.py" <<'PY'
@@ -109,41 +97,15 @@ while True:
     s.sendto(hdr + q[12:qend] + ans, peer)
 PY
 python3 "$D/dns.py" 2>"$D/dns.err" &
-PIDS="$PIDS $!"
+VM_PIDS="$VM_PIDS $!"
 echo "nameserver 127.0.0.1" >"$D/resolv.conf"
 sleep 0.5
 
 # --- sbxd ------------------------------------------------------------------
 ALIAS="10.0.2.100=127.0.0.1:$BASE-$HI"
-netargs=(--net-alias "$ALIAS")
-unshare -m sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$D/resolv.conf" \
-	"$SBX_BUILD/bin/sbxd" serve --state "$D/state" --listen "127.0.0.1:$PORT" --backend vm \
-	--images "$IMG" --vmm "$SBX_BUILD/bin/sbx-vmm" --disk-mib 1024 "${netargs[@]}" >"$D/sbxd.log" 2>&1 &
-SBXD=$!
-for _ in $(seq 100); do
-	curl -s --cacert "$D/state/tls/cert.pem" "$URL/v1/health" >/dev/null 2>&1 && break
-	sleep 0.1
-done
-TOKEN=$(grep -A1 'first token' "$D/sbxd.log" | tail -1)
-
-api() {
-	local m=$1 p=$2
-	shift 2
-	curl -sS --max-time 300 --cacert "$D/state/tls/cert.pem" -H "Authorization: Bearer $TOKEN" \
-		-X "$m" -w '%{http_code}' -o "$D/body" "$@" "$URL$p" >"$D/status" 2>>"$D/curl.err"
-	cat "$D/body"
-}
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
-jpost() { api POST "$1" -H 'Content-Type: application/json' -d "$2"; }
-jput() { api PUT "$1" -H 'Content-Type: application/json' -d "$2"; }
-st() { cat "$D/status"; }
-# gx BOX CMD: stdout of CMD in the sandbox (exit code on the last line)
-gx() {
-	local body
-	body=$(python3 -c 'import json,sys; print(json.dumps({"command": sys.argv[1], "timeout": 120000}))' "$2")
-	jpost "/v1/sandboxes/$1/exec" "$body" | python3 -c 'import json,sys
-d = json.load(sys.stdin); print(d.get("stdout", "") + d.get("stderr", ""), end=""); print(d.get("exitCode"))' 2>/dev/null
-}
+VM_SBXD_WRAP=(unshare -m sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$D/resolv.conf")
+vm_sbxd_start --disk-mib 1024 --net-alias "$ALIAS" ||
+	{ fail net-sbxd-start "$(tail -3 "$D/sbxd.log")"; exit 1; }
 
 # --- validation (no VM needed) ---------------------------------------------
 bad=
@@ -186,16 +148,22 @@ tail -5 /tmp/pip.log; PYTHONPATH=/workspace/pylib python3 -c 'import tinypkg; pr
 [ "$out" = "42
 0" ] && pass net-pip-install || fail net-pip-install "$(echo "$out" | tr '\n' '|')"
 
-# refused: fast (a RST), not a hang
-refused() { # NAME URL
-	local t0 out ms
-	t0=$(date +%s%N)
+# refused: fast (a RST), not a hang. Told by curl's own exit code, not by
+# a clock (the emulated host VM's speed varies with the machine's load):
+# 28 is curl's "timed out" (its --max-time), so a silently dropped SYN
+# fails the check; any other non-zero code is a refusal.
+refused_rc() { # OUT: true when OUT's rc=N is neither 0 nor 28
+	local rc
+	rc=$(echo "$1" | sed -n 's/.*rc=\([0-9][0-9]*\).*/\1/p')
+	[ -n "$rc" ] && [ "$rc" != 0 ] && [ "$rc" != 28 ]
+}
+refused() { # NAME URL [BOX]
+	local out
 	out=$(gx "${3:-box}" "curl -sS --max-time 25 -o /dev/null $2 2>&1; echo rc=\$?" | head -n 2 | tr '\n' ' ')
-	ms=$((($(date +%s%N) - t0) / 1000000))
-	if echo "$out" | grep -q "rc=[1-9]" && [ "$ms" -lt 8000 ]; then
+	if refused_rc "$out"; then
 		pass "$1"
 	else
-		fail "$1" "in $ms ms: $out"
+		fail "$1" "$out"
 	fi
 }
 refused net-refuse-metadata http://169.254.169.254/latest/meta-data/
@@ -206,12 +174,10 @@ refused net-refuse-alias-port "http://10.0.2.100:$OUTP/file"
 # internet off: the alias still answers, a public address does not (the
 # policy refuses it before any host socket exists)
 out=$(gx off "curl -sS --max-time 20 http://10.0.2.100:$BASE/file")
-t0=$(date +%s%N)
 pub=$(gx off "curl -sS --max-time 25 -o /dev/null http://1.1.1.1/ 2>&1; echo rc=\$?" | tr '\n' ' ')
-ms=$((($(date +%s%N) - t0) / 1000000))
 [ "$out" = "net bytes $BASE
-0" ] && echo "$pub" | grep -q "rc=[1-9]" && [ "$ms" -lt 8000 ] &&
-	pass net-internet-off || fail net-internet-off "alias '$out'; public in $ms ms: $pub"
+0" ] && refused_rc "$pub" &&
+	pass net-internet-off || fail net-internet-off "alias '$out'; public: $pub"
 
 api PATCH /v1/sandboxes/off -H 'Content-Type: application/json' -d '{"network":{"allow":["mirror.sbx.test"]}}' >/dev/null
 a=$(st)

@@ -6,41 +6,12 @@
 # killed in the middle of an exec.
 set -uo pipefail
 . "$SBX_SRC/tests/lib/check.sh"
-IMG=$SBX_IMAGES
-for f in vmlinux initramfs.cpio rootfs.ext4; do
-	[ -e "$IMG/$f" ] || { skip api-vm "no $IMG/$f"; exit 0; }
-done
-[ -w /dev/kvm ] || { skip api-vm "no usable /dev/kvm"; exit 0; }
+. "$SBX_SRC/tests/vm/lib.sh"
+why=$(vm_unmet)
+[ -z "$why" ] || { skip api-vm "$why"; exit 0; }
 
-D=$(mktemp -d)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-URL=https://localhost:$PORT
-SBXD=
-cleanup() {
-	[ -n "$SBXD" ] && kill "$SBXD" 2>/dev/null && wait "$SBXD" 2>/dev/null
-	rm -rf "$D"
-}
-trap cleanup EXIT
-
-"$SBX_BUILD/bin/sbxd" serve --state "$D/state" --listen "127.0.0.1:$PORT" --backend vm \
-	--images "$IMG" --vmm "$SBX_BUILD/bin/sbx-vmm" --disk-mib 2048 >"$D/sbxd.log" 2>&1 &
-SBXD=$!
-for _ in $(seq 100); do
-	curl -s --cacert "$D/state/tls/cert.pem" "$URL/v1/health" >/dev/null 2>&1 && break
-	sleep 0.1
-done
-TOKEN=$(grep -A1 'first token' "$D/sbxd.log" | tail -1)
-
-# api METHOD PATH [curl args]: body on stdout, status in $D/status.
-api() {
-	local m=$1 p=$2
-	shift 2
-	curl -sS --max-time 300 --cacert "$D/state/tls/cert.pem" -H "Authorization: Bearer $TOKEN" \
-		-X "$m" -w '%{http_code}' -o "$D/body" "$@" "$URL$p" >"$D/status" 2>>"$D/curl.err"
-	cat "$D/body"
-}
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
-jpost() { api POST "$1" -H 'Content-Type: application/json' -d "$2"; }
+vm_lib_init
+vm_sbxd_start --disk-mib 2048 || { fail vm-api-sbxd-start "$(tail -3 "$D/sbxd.log")"; exit 1; }
 
 api PUT /v1/sandboxes/box >/dev/null
 out=$(jpost /v1/sandboxes/box/exec '{"command":"echo hello from $(uname -r)"}')

@@ -1,7 +1,7 @@
 #!/bin/bash
 # tests/bench/vm/exec.sh: the API where guests boot (inside the host VM here:
 # absolute times are emulated, only ratios to a peer in the same run count).
-# sbxd with the vm backend, started as tests/vm/api_vm.sh does.
+# sbxd with the vm backend, started by tests/vm/lib.sh.
 #   api-create-to-first-exec   PUT a fresh sandbox, then exec `echo hi`, ms
 #                              from the PUT to the result (N=SBX_CREATE_N, 5)
 #   vm-api-exec-true           warm exec `true` over one keep-alive HTTPS
@@ -16,32 +16,13 @@
 #                              (vm-code-context-create: creating it)
 set -uo pipefail
 . "$SBX_SRC/tests/bench/lib.sh"
-IMG=$SBX_IMAGES
-for f in vmlinux initramfs.cpio rootfs.ext4; do
-	[ -e "$IMG/$f" ] || { echo "vm exec bench: no $IMG/$f" >&2; exit 0; }
-done
-[ -w /dev/kvm ] || { echo "vm exec bench: no usable /dev/kvm" >&2; exit 0; }
+. "$SBX_SRC/tests/vm/lib.sh"
+why=$(vm_unmet)
+[ -z "$why" ] || { echo "vm exec bench: $why" >&2; exit 0; }
 command -v python3 >/dev/null || { echo "vm exec bench: no python3" >&2; exit 0; }
 NC=${SBX_CREATE_N:-5} NX=${SBX_EXEC_N:-30} NF=${SBX_FILE_N:-3} NK=${SBX_CODE_N:-3}
-D=$(mktemp -d)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-URL=https://localhost:$PORT CA=$D/state/tls/cert.pem
-SBXD=
-cleanup() {
-	if [ -n "$SBXD" ]; then kill "$SBXD" 2>/dev/null; wait "$SBXD" 2>/dev/null; fi
-	rm -rf "$D"
-}
-trap cleanup EXIT
-
-"$SBX_BUILD/bin/sbxd" serve --state "$D/state" --listen "127.0.0.1:$PORT" --backend vm \
-	--images "$IMG" --vmm "$SBX_BUILD/bin/sbx-vmm" --disk-mib 2048 >"$D/sbxd.log" 2>&1 &
-SBXD=$!
-for _ in $(seq 300); do
-	curl -s --cacert "$CA" "$URL/v1/health" >/dev/null 2>&1 && break
-	sleep 0.1
-done
-TOKEN=$(grep -A1 'first token' "$D/sbxd.log" | tail -1)
-[ -n "$TOKEN" ] || { echo "vm exec bench: sbxd did not start: $(tail -3 "$D/sbxd.log")" >&2; exit 1; }
+vm_lib_init
+vm_sbxd_start --disk-mib 2048 || { echo "vm exec bench: sbxd did not start: $(tail -3 "$D/sbxd.log")" >&2; exit 1; }
 B="python3 $SBX_SRC/tests/bench/sbxbench.py"
 say() { echo "vm exec bench: $*" >&2; }
 
@@ -49,12 +30,10 @@ say() { echo "vm exec bench: $*" >&2; }
 $B create-exec "$URL" "$CA" "$TOKEN" fresh "$NC" "$D/create.ms" || say "create-exec failed: $(tail -3 "$D/sbxd.log")"
 
 # One sandbox for the rest; its VMM's vsock socket is the only one left.
-curl -sS --max-time 600 --cacert "$CA" -H "Authorization: Bearer $TOKEN" -X PUT -d '{}' \
-	"$URL/v1/sandboxes/box" >/dev/null
-curl -sS --max-time 600 --cacert "$CA" -H "Authorization: Bearer $TOKEN" \
-	-H 'Content-Type: application/json' -d '{"command":"true"}' "$URL/v1/sandboxes/box/exec" >/dev/null
+VM_API_MAX_TIME=600 api PUT /v1/sandboxes/box -d '{}' >/dev/null
+VM_API_MAX_TIME=600 jpost /v1/sandboxes/box/exec '{"command":"true"}' >/dev/null
 sock=
-for s in "$D"/state/run/*.sock; do [ -S "$s" ] && sock=$s; done
+for s in "$D"/state/run/*/sock; do [ -S "$s" ] && sock=$s; done
 if [ -n "$sock" ]; then
 	$B exec-pair "$URL" "$CA" "$TOKEN" box "$sock" "$NX" true "$D/api.ms" "$D/raw.ms" --vsock ||
 		say "exec-pair failed"
