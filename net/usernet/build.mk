@@ -9,7 +9,7 @@
 # DIR/include/).
 
 USERNET_LWIP ?= $(O)/images/lwip
-USERNET_SRCS := net/usernet/usernet.c net/usernet/pkt.c net/usernet/tcp_flow.c \
+USERNET_SRCS := net/usernet/usernet.c net/usernet/pkt.c net/usernet/flow.c net/usernet/tcp_flow.c \
                 net/usernet/udp_flow.c net/usernet/dns.c net/usernet/policy.c
 USERNET_LIBS := $(USERNET_LWIP)/liblwip.a
 

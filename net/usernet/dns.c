@@ -192,7 +192,12 @@ static void un_dns_remember(void *arg, const char *name,
 	struct dns_remember *r = arg;
 	struct un_dns *d = &r->un->dns;
 	uint64_t keep = ttl < DNS_MIN_KEEP_S ? DNS_MIN_KEEP_S : ttl;
+	struct policy_addr canon = *a;
 	struct un_dns_name *e;
+
+	/* An AAAA of ::ffff:a.b.c.d names the v4 address the guest dials. */
+	policy_addr_canon(&canon);
+	a = &canon;
 
 	if (keep > DNS_MAX_KEEP_S)
 		keep = DNS_MAX_KEEP_S;

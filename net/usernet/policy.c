@@ -84,6 +84,16 @@ int policy_parse_cidr(const char *s, struct policy_cidr *out)
 		if (errno || *end || prefix > policy_addr_bits(&out->addr))
 			return -EINVAL;
 	}
+	if (prefix >= 96 && out->addr.family == AF_INET6) {
+		struct policy_addr a = out->addr;
+
+		/* ::ffff:10.0.0.0/104 is 10.0.0.0/8: the check sees v4 */
+		policy_addr_canon(&a);
+		if (a.family == AF_INET) {
+			out->addr = a;
+			prefix -= 96;
+		}
+	}
 	out->prefix = (uint8_t)prefix;
 	for (unsigned i = 0; i < 16; i++) {
 		unsigned keep = prefix > i * 8 ? prefix - i * 8 : 0;
@@ -176,6 +186,7 @@ static const struct {
     {0xac100000, 12, "private"},       /* 172.16.0.0/12 */
     {0xc0000000, 24, "ietf"},	       /* 192.0.0.0/24 */
     {0xc0000200, 24, "documentation"}, /* 192.0.2.0/24 */
+    {0xc0586300, 24, "6to4-relay"},    /* 192.88.99.0/24, deprecated */
     {0xc0a80000, 16, "private"},       /* 192.168.0.0/16 */
     {0xc6120000, 15, "benchmark"},     /* 198.18.0.0/15 */
     {0xc6336400, 24, "documentation"}, /* 198.51.100.0/24 */
@@ -209,39 +220,100 @@ static bool policy_zero(const uint8_t *b, size_t n)
 	return true;
 }
 
-static const char *policy_reserved_v6(const uint8_t *b)
+/*
+ * IPv6 prefixes that are never dialled, from IANA's special-purpose
+ * registry (RFC 6890 and later). Besides these, only global unicast
+ * (2000::/3) is dialled at all, so unassigned space stays closed too.
+ */
+static const struct {
+	uint8_t net[8]; /* the first bytes; a prefix is at most 64 bits */
+	uint8_t prefix;
+	const char *name;
+} policy_v6_reserved[] = {
+    {{0x00, 0x64, 0xff, 0x9b, 0x00, 0x01}, 48, "nat64-local"}, /* RFC 8215 */
+    {{0x01, 0x00}, 64, "discard"},		   /* 100::/64 */
+    {{0x20, 0x01, 0x00, 0x00}, 32, "teredo"},	   /* embeds a v4, obfuscated */
+    {{0x20, 0x01, 0x00, 0x00}, 23, "ietf"},	   /* 2001::/23: benchmarking,
+						    * ORCHID, anycast services */
+    {{0x20, 0x01, 0x0d, 0xb8}, 32, "documentation"}, /* 2001:db8::/32 */
+    {{0x3f, 0xff, 0x00}, 20, "documentation"},	     /* 3fff::/20 */
+    {{0x5f, 0x00}, 16, "srv6"},			     /* 5f00::/16 */
+    {{0xfc}, 7, "unique-local"},		     /* fc00::/7 */
+    {{0xfe, 0x80}, 10, "link-local"},		     /* fe80::/10 */
+    {{0xfe, 0xc0}, 10, "site-local"},		     /* fec0::/10 */
+    {{0xff}, 8, "multicast"},			     /* ff00::/8 */
+};
+
+static bool policy_prefix_eq(const uint8_t *a, const uint8_t *net,
+			     unsigned prefix)
 {
-	static const uint8_t mapped[12] = {0, 0, 0, 0, 0,    0,
-					   0, 0, 0, 0, 0xff, 0xff};
-	static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0,
-					  0, 0,	   0,	 0,    0, 0};
-	const char *v4;
+	unsigned full = prefix / 8, rest = prefix % 8;
+	uint8_t mask = (uint8_t)(0xff00u >> rest);
+
+	return memcmp(a, net, full) == 0 &&
+	       (!rest || (a[full] & mask) == (net[full] & mask));
+}
+
+bool policy_embedded_v4(const struct policy_addr *a, struct policy_addr *v4)
+{
+	static const uint8_t mapped[12] = {[10] = 0xff, [11] = 0xff};
+	static const uint8_t siit[12] = {[8] = 0xff, [9] = 0xff};
+	static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b};
+	const uint8_t *b = a->b;
+	size_t off;
+
+	if (a->family != AF_INET6)
+		return false;
+	if (!memcmp(b, mapped, 12) || !memcmp(b, siit, 12) ||
+	    !memcmp(b, nat64, 12))
+		off = 12; /* ::ffff:0:0/96, ::ffff:0:0:0/96, 64:ff9b::/96 */
+	else if (b[0] == 0x20 && b[1] == 0x02)
+		off = 2; /* 2002::/16, 6to4 */
+	else
+		return false;
+	memset(v4, 0, sizeof(*v4));
+	v4->family = AF_INET;
+	memcpy(v4->b, b + off, 4);
+	return true;
+}
+
+void policy_addr_canon(struct policy_addr *a)
+{
+	static const uint8_t mapped[12] = {[10] = 0xff, [11] = 0xff};
+
+	if (a->family == AF_INET6 && !memcmp(a->b, mapped, 12)) {
+		memmove(a->b, a->b + 12, 4);
+		memset(a->b + 4, 0, 12);
+		a->family = AF_INET;
+	}
+}
+
+static const char *policy_reserved_v6(const struct policy_addr *a)
+{
+	const uint8_t *b = a->b;
+	struct policy_addr v4;
 
 	if (policy_zero(b, 15) && (b[15] == 0 || b[15] == 1))
 		return b[15] ? "loopback" : "unspecified";
-	if (memcmp(b, mapped, 12) == 0 || memcmp(b, nat64, 12) == 0 ||
-	    policy_zero(b, 12)) {
-		/* ::ffff:a.b.c.d, 64:ff9b::a.b.c.d and ::a.b.c.d embed v4 */
-		v4 = policy_reserved_v4(b + 12);
-		return v4 ? v4 : (policy_zero(b, 12) ? "v4-compatible" : NULL);
+	if (policy_zero(b, 12))
+		return "v4-compatible"; /* ::a.b.c.d, deprecated */
+	/* Forms that carry a v4 address are judged by it. */
+	if (policy_embedded_v4(a, &v4)) {
+		const char *r = policy_reserved_v4(v4.b);
+
+		if (r)
+			return r;
+		if (b[0] != 0x20 || b[1] != 0x02)
+			return NULL; /* mapped, SIIT or NAT64 of a public v4 */
 	}
-	if (b[0] == 0x20 && b[1] == 0x02) { /* 2002::/16, 6to4 */
-		v4 = policy_reserved_v4(b + 2);
-		if (v4)
-			return v4;
-	}
-	if ((b[0] & 0xfe) == 0xfc)
-		return "unique-local"; /* fc00::/7 */
-	if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
-		return "link-local"; /* fe80::/10 */
-	if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0)
-		return "site-local"; /* fec0::/10 */
-	if (b[0] == 0xff)
-		return "multicast";
-	if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8)
-		return "documentation"; /* 2001:db8::/32 */
-	if (b[0] == 0x01 && b[1] == 0x00 && policy_zero(b + 2, 6))
-		return "discard"; /* 100::/64 */
+	for (size_t i = 0;
+	     i < sizeof(policy_v6_reserved) / sizeof(policy_v6_reserved[0]);
+	     i++)
+		if (policy_prefix_eq(b, policy_v6_reserved[i].net,
+				     policy_v6_reserved[i].prefix))
+			return policy_v6_reserved[i].name;
+	if ((b[0] & 0xe0) != 0x20)
+		return "not-global-unicast"; /* outside 2000::/3 */
 	return NULL;
 }
 
@@ -250,7 +322,7 @@ const char *policy_reserved(const struct policy_addr *a)
 	if (a->family == AF_INET)
 		return policy_reserved_v4(a->b);
 	if (a->family == AF_INET6)
-		return policy_reserved_v6(a->b);
+		return policy_reserved_v6(a);
 	return "unknown-family";
 }
 
@@ -277,28 +349,49 @@ static bool policy_list_match(const struct policy_cidr *cidrs, unsigned n_cidr,
 	return false;
 }
 
-enum policy_verdict policy_check(const struct policy *p,
-				 const struct policy_addr *dst, uint16_t port,
-				 const char *const *names, size_t n,
-				 struct policy_addr *dial, uint16_t *dial_port)
+/* A list matches dst, or the v4 address a NAT64 or 6to4 dst carries. */
+static bool policy_list_match_any(const struct policy_cidr *cidrs,
+				  unsigned n_cidr,
+				  const char (*domains)[POLICY_NAME_MAX],
+				  unsigned n_domain,
+				  const struct policy_addr *dst,
+				  const char *const *names, size_t n)
 {
-	if (p->alias_on && policy_addr_eq(dst, &p->alias_guest)) {
+	struct policy_addr v4;
+
+	if (policy_list_match(cidrs, n_cidr, domains, n_domain, dst, names, n))
+		return true;
+	return policy_embedded_v4(dst, &v4) &&
+	       policy_list_match(cidrs, n_cidr, domains, 0, &v4, NULL, 0);
+}
+
+enum policy_verdict policy_check(const struct policy *p,
+				 const struct policy_addr *dst_in,
+				 uint16_t port, const char *const *names,
+				 size_t n, struct policy_addr *dial,
+				 uint16_t *dial_port)
+{
+	struct policy_addr dst = *dst_in;
+
+	policy_addr_canon(&dst); /* ::ffff:a.b.c.d is a.b.c.d, everywhere */
+	if (p->alias_on && policy_addr_eq(&dst, &p->alias_guest)) {
 		if (port < p->alias_port_lo || port > p->alias_port_hi)
 			return POLICY_DENY_ALIAS_PORT;
 		*dial = p->alias_host;
 		*dial_port = port;
 		return POLICY_ALLOW;
 	}
-	if (policy_reserved(dst))
+	if (policy_reserved(&dst))
 		return POLICY_DENY_RESERVED;
-	if (policy_list_match(p->deny_cidr, p->n_deny_cidr, p->deny_domain,
-			      p->n_deny_domain, dst, names, n))
+	if (policy_list_match_any(p->deny_cidr, p->n_deny_cidr, p->deny_domain,
+				  p->n_deny_domain, &dst, names, n))
 		return POLICY_DENY_RULE;
-	if (!policy_list_match(p->allow_cidr, p->n_allow_cidr, p->allow_domain,
-			       p->n_allow_domain, dst, names, n) &&
+	if (!policy_list_match_any(p->allow_cidr, p->n_allow_cidr,
+				   p->allow_domain, p->n_allow_domain, &dst,
+				   names, n) &&
 	    !p->internet)
 		return POLICY_DENY_OFF;
-	*dial = *dst;
+	*dial = dst;
 	*dial_port = port;
 	return POLICY_ALLOW;
 }
@@ -379,6 +472,10 @@ int policy_rule(struct policy *p, const char *rule)
 		    policy_parse_addr(a2, &h) < 0 ||
 		    policy_parse_ports(a3, &lo, &hi) < 0)
 			return -EINVAL;
+		policy_addr_canon(&g);
+		policy_addr_canon(&h);
+		if (g.family != AF_INET)
+			return -EINVAL; /* the guest is IPv4-only */
 		p->alias_on = true;
 		p->alias_guest = g;
 		p->alias_host = h;

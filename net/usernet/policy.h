@@ -12,7 +12,9 @@
  *      metadata), multicast, 240/4 and broadcast, the documentation and
  *      benchmark nets; ::, ::1, fc00::/7, fe80::/10, fec0::/10, ff00::/8,
  *      and the IPv6 forms that embed a v4 address (::ffff:0:0/96,
- *      ::/96, 64:ff9b::/96, 2002::/16) when the embedded address is reserved;
+ *      ::ffff:0:0:0/96, 64:ff9b::/96, 2002::/16) when the embedded address is
+ *      reserved; 64:ff9b:1::/48, 2001::/23, 3fff::/20, 5f00::/16, ::/96 and
+ *      everything outside global unicast 2000::/3 always;
  *   3. the deny list (CIDRs, and domains matched on the names this sandbox
  *      resolved to that address through usernet's DNS): deny wins;
  *   4. the allow list: allowed even when the internet switch is off;
@@ -103,14 +105,31 @@ bool policy_cidr_match(const struct policy_cidr *c,
 /* True when the normalised name matches the normalised rule. */
 bool policy_domain_match(const char *rule, const char *name);
 
-/* The name of the reserved range a is in, or NULL for a public address. */
+/*
+ * The name of the reserved range a is in, or NULL for a public address.
+ * IPv6: only global unicast (2000::/3) can be public; forms that carry a v4
+ * address (::ffff:0:0/96, ::ffff:0:0:0/96, 64:ff9b::/96, 2002::/16) are
+ * judged by that address; 64:ff9b:1::/48, 2001::/23 (Teredo, benchmarking,
+ * ORCHID), the documentation nets and ::/96 are always reserved.
+ */
 const char *policy_reserved(const struct policy_addr *a);
+
+/* Turns an IPv4-mapped a (::ffff:a.b.c.d) into plain IPv4; else no-op. */
+void policy_addr_canon(struct policy_addr *a);
+
+/*
+ * True, with the address in *v4, when a is IPv6 and carries an IPv4
+ * address: mapped, SIIT (::ffff:0:a.b.c.d), NAT64 (64:ff9b::/96), 6to4.
+ */
+bool policy_embedded_v4(const struct policy_addr *a, struct policy_addr *v4);
 
 /*
  * Judges a flow the guest opened to dst:port. names (n of them, normalised,
  * borrowed) are the names this sandbox resolved to dst. On POLICY_ALLOW,
  * *dial and *dial_port say what to connect to (dst itself, or the alias
- * target). Never dials anything itself.
+ * target). Never dials anything itself. An IPv4-mapped dst is judged as
+ * the IPv4 address; CIDR rules also match the v4 address inside a NAT64 or
+ * 6to4 dst (either match counts: deny still wins).
  */
 enum policy_verdict policy_check(const struct policy *p,
 				 const struct policy_addr *dst, uint16_t port,

@@ -17,10 +17,13 @@
  *      the splice (OPEN). A listener lives only while a handshake is open,
  *      so unrelated SYNs never reach one: they are refused above.
  *   3. The splice, with backpressure both ways and no buffer of our own:
- *      guest -> host: lwIP's recv callback hands us pbufs; they are written
- *      to the host socket as it takes them and only then acknowledged with
- *      tcp_recved(), so the guest's window closes while the host is slow
- *      (at most TCP_WND bytes wait in pbufs). host -> guest: the host socket
+ *      guest -> host: lwIP's recv callback hands us pbufs (one segment
+ *      each); they wait until the guest's burst of frames is in (the next
+ *      usernet_poll, or 32 KiB), then go to the host socket in one send()
+ *      as it takes them, and only then are acknowledged with tcp_recved(),
+ *      so the guest's window closes while the host is slow (at most TCP_WND
+ *      bytes wait in pbufs). Per-segment sends cost a host wake-up each:
+ *      batching made uploads ~3x faster natively. host -> guest: the host socket
  *      is read only while lwIP's send buffer has room; tcp_sent re-opens it.
  *   4. Half-closes pass through (FIN -> shutdown(SHUT_WR); EOF ->
  *      tcp_shutdown tx); resets pass through (guest RST -> host RST via
@@ -54,6 +57,8 @@
 #include "lwip/tcp.h"
 
 #define ACCEPT_TIMEOUT_MS 10000
+#define UN_TCP_BATCH	  (32 * 1024) /* guest bytes that go to the host at once */
+#define UN_TCP_RESUME	  (TCP_SND_BUF / 4) /* lwIP room before reading again */
 
 struct un_listener {
 	struct un_listener *next;
@@ -146,11 +151,22 @@ static struct un_tcp_flow *un_tcp_find(struct usernet *un, uint32_t gaddr,
 				       uint16_t gport, uint32_t daddr,
 				       uint16_t dport)
 {
-	for (struct un_tcp_flow *f = un->tcp; f; f = f->next)
-		if (f->gaddr == gaddr && f->gport == gport &&
-		    f->daddr == daddr && f->dport == dport)
-			return f;
-	return NULL;
+	return (struct un_tcp_flow *)un_flow_find(un->tcp, gaddr, gport, daddr,
+						  dport);
+}
+
+/*
+ * Whether to read f's host socket: while lwIP's send buffer has room; once
+ * it filled, only again when a quarter of it drained. Re-arming on every
+ * guest ACK (a few KiB each) would cost two epoll_ctl and a small recv per
+ * ACK; this way each recv fills a good part of the buffer.
+ */
+static bool un_tcp_want_host(const struct un_tcp_flow *f)
+{
+	size_t need = (f->events & EPOLLIN) ? 1 : UN_TCP_RESUME;
+
+	return !f->host_eof && f->pcb && tcp_sndbuf(f->pcb) >= need &&
+	       tcp_sndqueuelen(f->pcb) + 4 < TCP_SND_QUEUELEN;
 }
 
 /* Sets the epoll interest of f's host socket to what its state needs. */
@@ -163,17 +179,16 @@ static void un_tcp_watch(struct usernet *un, struct un_tcp_flow *f)
 	} else if (f->state == UN_TCP_OPEN) {
 		if (f->pending)
 			ev |= EPOLLOUT;
-		if (!f->host_eof && f->pcb && tcp_sndbuf(f->pcb) > 0 &&
-		    tcp_sndqueuelen(f->pcb) + 4 < TCP_SND_QUEUELEN)
+		if (un_tcp_want_host(f))
 			ev |= EPOLLIN;
 	}
 	if (ev == f->events)
 		return;
 	/* Nothing wanted: off the set, so a hang-up cannot spin the loop. */
 	if (ev == 0)
-		un_unwatch(un, f->fd);
+		un_unwatch(un, f->fl.fd);
 	else
-		un_watch(un, f->fd, ev, f, f->events == 0);
+		un_watch(un, f->fl.fd, ev, f, f->events == 0);
 	f->events = ev;
 }
 
@@ -191,22 +206,15 @@ static void un_tcp_detach(struct un_tcp_flow *f)
 /*
  * Ends f. rst_host: reset the host connection instead of closing it. The
  * pcb, if still attached, is closed gracefully (abort_pcb false) or aborted
- * with a RST to the guest. The struct goes on the dead list: usernet.c
- * frees it once no epoll event of this round can point at it. Returns true
- * when the pcb was aborted (a callback of it must return ERR_ABRT).
+ * with a RST to the guest. The struct is retired (flow.c): freed once no
+ * epoll event of this round can point at it. Returns true when the pcb was
+ * aborted (a callback of it must return ERR_ABRT).
  */
 static bool un_tcp_end(struct usernet *un, struct un_tcp_flow *f, bool rst_host,
 		       bool abort_pcb)
 {
-	struct un_tcp_flow **pp;
 	bool aborted = false;
 
-	for (pp = &un->tcp; *pp; pp = &(*pp)->next) {
-		if (*pp == f) {
-			*pp = f->next;
-			break;
-		}
-	}
 	if (f->pcb) {
 		struct tcp_pcb *pcb = f->pcb;
 
@@ -217,22 +225,16 @@ static bool un_tcp_end(struct usernet *un, struct un_tcp_flow *f, bool rst_host,
 			aborted = true;
 		}
 	}
-	if (f->events)
-		un_unwatch(un, f->fd);
 	if (rst_host) {
 		struct linger lg = {.l_onoff = 1, .l_linger = 0};
 
-		setsockopt(f->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		setsockopt(f->fl.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	}
-	close(f->fd);
 	if (f->pending)
 		pbuf_free(f->pending);
 	free(f->syn);
 	un_listener_put(un, f->listener);
-	un->st.tcp_flows--;
-	f->kind = 0; /* dead: freed by un_reap() */
-	f->next = un->dead_tcp;
-	un->dead_tcp = f;
+	un_flow_retire(un, &f->fl, f->events != 0);
 	return aborted;
 }
 
@@ -266,16 +268,75 @@ static int un_tcp_maybe_done(struct usernet *un, struct un_tcp_flow *f)
 }
 
 /*
+ * Drops the first n bytes of f's pending chain (written to the host) and
+ * acknowledges them to lwIP, which re-opens the guest's window.
+ */
+static void un_tcp_consume(struct un_tcp_flow *f, size_t n)
+{
+	if (f->pcb) {
+		for (size_t left = n; left;) {
+			u16_t k = left > 0xffff ? 0xffff : (u16_t)left;
+
+			tcp_recved(f->pcb, k); /* takes a u16_t */
+			left -= k;
+		}
+	}
+	while (f->pending && n >= f->pending->len - f->pending_off) {
+		struct pbuf *q = f->pending;
+
+		n -= q->len - f->pending_off;
+		/* Unlink by hand: pbuf_dechain() would drop the reference q
+		 * holds on the rest, which is ours now. */
+		f->pending = q->next;
+		f->pending_off = 0;
+		q->next = NULL;
+		q->tot_len = q->len;
+		pbuf_free(q);
+	}
+	f->pending_off += n;
+}
+
+/*
+ * Gathers up to 64 KiB of f's pending chain into one buffer for a single
+ * send(): each guest segment is a pbuf of at most an MSS, and one send()
+ * (one wake-up of the host reader) per segment costs far more than the
+ * copy. A lone pbuf is sent from where it is. Returns the byte count and
+ * sets *data.
+ */
+static size_t un_tcp_gather(struct un_tcp_flow *f, const uint8_t **data)
+{
+	static uint8_t buf[64 * 1024];
+	const struct pbuf *q = f->pending;
+	size_t off = f->pending_off, n = 0;
+
+	if (!q->next || q->len - off >= sizeof(buf)) {
+		*data = (const uint8_t *)q->payload + off;
+		return q->len - off;
+	}
+	for (; q && n < sizeof(buf); q = q->next, off = 0) {
+		size_t k = q->len - off;
+
+		if (k > sizeof(buf) - n)
+			k = sizeof(buf) - n;
+		memcpy(buf + n, (const uint8_t *)q->payload + off, k);
+		n += k;
+	}
+	*data = buf;
+	return n;
+}
+
+/*
  * Writes pending guest data to the host socket. Returns 0, or -1 when the
  * flow was ended (the host socket failed: the guest got a RST).
  */
 static int un_tcp_to_host(struct usernet *un, struct un_tcp_flow *f)
 {
 	while (f->pending) {
-		struct pbuf *q = f->pending;
-		ssize_t n =
-		    send(f->fd, (const uint8_t *)q->payload + f->pending_off,
-			 q->len - f->pending_off, MSG_DONTWAIT | MSG_NOSIGNAL);
+		const uint8_t *data;
+		size_t len = un_tcp_gather(f, &data);
+		ssize_t n = len ? send(f->fl.fd, data, len,
+				       MSG_DONTWAIT | MSG_NOSIGNAL)
+				: 0;
 
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
@@ -283,21 +344,12 @@ static int un_tcp_to_host(struct usernet *un, struct un_tcp_flow *f)
 			un_tcp_end(un, f, true, true);
 			return -1;
 		}
-		f->pending_off += (size_t)n;
-		if (f->pcb)
-			tcp_recved(f->pcb, (u16_t)n);
-		if (f->pending_off == q->len) {
-			/* Unlink by hand: pbuf_dechain() would drop the
-			 * reference q holds on the rest, which is ours now. */
-			f->pending = q->next;
-			f->pending_off = 0;
-			q->next = NULL;
-			q->tot_len = q->len;
-			pbuf_free(q);
-		}
+		un_tcp_consume(f, (size_t)n);
+		if ((size_t)n < len)
+			break; /* the socket is full: EPOLLOUT brings us back */
 	}
 	if (!f->pending && f->guest_fin && !f->host_shut) {
-		shutdown(f->fd, SHUT_WR);
+		shutdown(f->fl.fd, SHUT_WR);
 		f->host_shut = true;
 	}
 	return 0;
@@ -324,7 +376,7 @@ static int un_tcp_from_host(struct usernet *un, struct un_tcp_flow *f)
 			room = (size_t)segs * TCP_MSS;
 		if (room > 0xffff) /* tcp_write takes a u16_t */
 			room = 0xffff;
-		n = recv(f->fd, buf, room, MSG_DONTWAIT);
+		n = recv(f->fl.fd, buf, room, MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
@@ -375,7 +427,12 @@ static err_t un_tcp_recv_cb(void *arg, struct tcp_pcb *pcb, struct pbuf *p,
 		f->pending = p;
 		f->pending_off = 0;
 	}
-	if (un_tcp_to_host(un, f) < 0)
+	/* Data waits for the end of the guest's batch of frames: EPOLLOUT
+	 * (un_tcp_watch) brings usernet_poll() back as soon as the VMM's loop
+	 * looks again, and the burst leaves in one send(). A FIN, or a batch
+	 * big enough, goes at once. */
+	if ((!p || f->pending->tot_len - f->pending_off >= UN_TCP_BATCH) &&
+	    un_tcp_to_host(un, f) < 0)
 		return ERR_ABRT;
 	switch (un_tcp_maybe_done(un, f)) {
 	case 1:
@@ -462,10 +519,10 @@ static void un_tcp_purge(struct un_tcp_flow *f)
 			next = p->next;
 			if (p->callback_arg == NULL &&
 			    IP_IS_V4_VAL(p->local_ip) &&
-			    ip_2_ip4(&p->remote_ip)->addr == f->gaddr &&
-			    htons(p->remote_port) == f->gport &&
-			    ip_2_ip4(&p->local_ip)->addr == f->daddr &&
-			    htons(p->local_port) == f->dport)
+			    ip_2_ip4(&p->remote_ip)->addr == f->fl.gaddr &&
+			    htons(p->remote_port) == f->fl.gport &&
+			    ip_2_ip4(&p->local_ip)->addr == f->fl.daddr &&
+			    htons(p->local_port) == f->fl.dport)
 				tcp_abandon(p, 0);
 		}
 	}
@@ -476,7 +533,7 @@ static void un_tcp_connected(struct usernet *un, struct un_tcp_flow *f)
 {
 	struct un_ip4 ip;
 
-	f->listener = un_listener_get(un, f->daddr, f->dport);
+	f->listener = un_listener_get(un, f->fl.daddr, f->fl.dport);
 	if (!f->listener || un_parse_ip4(f->syn, f->syn_len, &ip) < 0) {
 		if (un_parse_ip4(f->syn, f->syn_len, &ip) == 0)
 			un_send_rst(un, &ip);
@@ -492,114 +549,56 @@ static void un_tcp_connected(struct usernet *un, struct un_tcp_flow *f)
 	f->syn = NULL;
 }
 
-/* Opens the host connection for a new flow. Returns 0 or -errno. */
-static int un_tcp_dial(struct un_tcp_flow *f, const struct policy_addr *dial,
-		       uint16_t port, bool *done)
+/* TCP to the DNS address's port 53: the first host resolver, which the
+ * operator chose (no policy). */
+static void un_tcp_dns_target(const struct usernet *un,
+			      struct policy_addr *dial, uint16_t *dial_port)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	int one = 1;
+	const struct sockaddr_storage *r = &un->cfg.resolvers[0];
 
-	memset(&ss, 0, sizeof(ss));
-	if (dial->family == AF_INET) {
-		struct sockaddr_in *s = (struct sockaddr_in *)&ss;
-
-		s->sin_family = AF_INET;
-		s->sin_port = htons(port);
-		memcpy(&s->sin_addr, dial->b, 4);
-		sl = sizeof(*s);
+	memset(dial, 0, sizeof(*dial));
+	dial->family = (uint8_t)r->ss_family;
+	if (r->ss_family == AF_INET) {
+		memcpy(dial->b, &((const struct sockaddr_in *)r)->sin_addr, 4);
+		*dial_port = ntohs(((const struct sockaddr_in *)r)->sin_port);
 	} else {
-		struct sockaddr_in6 *s = (struct sockaddr_in6 *)&ss;
-
-		s->sin6_family = AF_INET6;
-		s->sin6_port = htons(port);
-		memcpy(&s->sin6_addr, dial->b, 16);
-		sl = sizeof(*s);
+		memcpy(dial->b, &((const struct sockaddr_in6 *)r)->sin6_addr,
+		       16);
+		*dial_port = ntohs(((const struct sockaddr_in6 *)r)->sin6_port);
 	}
-	f->fd =
-	    socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (f->fd < 0)
-		return -errno;
-	setsockopt(f->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	setsockopt(f->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	*done = false;
-	if (connect(f->fd, (struct sockaddr *)&ss, sl) == 0) {
-		*done = true;
-		return 0;
-	}
-	if (errno == EINPROGRESS)
-		return 0;
-	one = -errno;
-	close(f->fd);
-	f->fd = -1;
-	return one;
 }
 
 /* A SYN for a flow we do not know yet. */
 static void un_tcp_open(struct usernet *un, const struct un_ip4 *ip,
 			uint16_t sport, uint16_t dport)
 {
-	struct policy_addr dst = {.family = AF_INET}, dial;
-	const char *names[UN_DNS_NAMES];
-	enum policy_verdict v;
+	struct policy_addr dial;
 	struct un_tcp_flow *f;
 	uint16_t dial_port = 0;
 	bool done = false;
-	size_t n;
 
-	memcpy(dst.b, &ip->dst, 4);
 	if (ip->dst == un->cfg.dns_ip.s_addr && dport == htons(53)) {
-		/* DNS over TCP: to the first resolver, like the UDP queries */
-		const struct sockaddr_storage *r = &un->cfg.resolvers[0];
-
-		memset(&dial, 0, sizeof(dial));
-		dial.family = (uint8_t)r->ss_family;
-		if (r->ss_family == AF_INET) {
-			memcpy(dial.b,
-			       &((const struct sockaddr_in *)r)->sin_addr, 4);
-			dial_port =
-			    ntohs(((const struct sockaddr_in *)r)->sin_port);
-		} else {
-			memcpy(dial.b,
-			       &((const struct sockaddr_in6 *)r)->sin6_addr,
-			       16);
-			dial_port =
-			    ntohs(((const struct sockaddr_in6 *)r)->sin6_port);
+		un_tcp_dns_target(un, &dial, &dial_port);
+		if (!un_flow_room(un)) {
+			un_send_rst(un, ip);
+			return;
 		}
-		v = POLICY_ALLOW;
-	} else {
-		n = un_names_for(un, &dst, names);
-		v = policy_check(&un->cfg.policy, &dst, ntohs(dport), names, n,
-				 &dial, &dial_port);
-	}
-	if (v != POLICY_ALLOW) {
-		un->st.refused_policy++;
+	} else if (un_flow_admit(un, ip, dport, &dial, &dial_port) < 0) {
 		un_send_rst(un, ip);
 		return;
 	}
-	if (!un_flow_room(un)) {
-		un->st.refused_limit++;
-		un_send_rst(un, ip);
-		return;
-	}
-	f = calloc(1, sizeof(*f));
+	f = un_flow_new(sizeof(*f), UN_TCP, ip, sport, dport);
 	if (f)
 		f->syn = malloc(ip->ip_len);
 	if (!f || !f->syn) {
-		if (f)
-			free(f);
+		free(f);
 		un_send_rst(un, ip);
 		return;
 	}
-	f->kind = UN_TCP;
 	f->state = UN_TCP_CONNECTING;
-	f->gaddr = ip->src;
-	f->gport = sport;
-	f->daddr = ip->dst;
-	f->dport = dport;
 	memcpy(f->syn, ip->ip, ip->ip_len);
 	f->syn_len = ip->ip_len;
-	if (un_tcp_dial(f, &dial, dial_port, &done) < 0) {
+	if (un_flow_dial(&f->fl, SOCK_STREAM, &dial, dial_port, &done) < 0) {
 		un->st.connect_failed++;
 		un_send_rst(un, ip);
 		free(f->syn);
@@ -607,10 +606,7 @@ static void un_tcp_open(struct usernet *un, const struct un_ip4 *ip,
 		return;
 	}
 	f->deadline_ms = un_now_ms() + un->cfg.connect_timeout_ms;
-	f->next = un->tcp;
-	un->tcp = f;
-	un->st.tcp_flows++;
-	un->st.tcp_opened++;
+	un_flow_link(un, &f->fl);
 	if (done)
 		un_tcp_connected(un, f);
 	else
@@ -630,7 +626,7 @@ void un_tcp_input(struct usernet *un, const struct un_ip4 *ip)
 		return;
 	}
 	doff = (size_t)(ip->l4[12] >> 4) * 4;
-	if (doff < 20 || doff > ip->l4_len || !un_tcp_csum_ok(ip)) {
+	if (doff < 20 || doff > ip->l4_len) {
 		un->st.rx_dropped++;
 		return;
 	}
@@ -638,6 +634,13 @@ void un_tcp_input(struct usernet *un, const struct un_ip4 *ip)
 	memcpy(&dport, ip->l4 + 2, 2);
 	flags = ip->l4[13];
 	f = un_tcp_find(un, ip->src, sport, ip->dst, dport);
+	/* lwIP checks the checksum of what it gets; usernet checks only the
+	 * segments it acts on itself (a new SYN, a RST while connecting), so
+	 * the data path pays for one pass over each segment, not two. */
+	if ((!f || f->state == UN_TCP_CONNECTING) && !un_tcp_csum_ok(ip)) {
+		un->st.rx_dropped++;
+		return;
+	}
 	if ((flags & (0x02 | 0x10 | 0x04)) == 0x02) { /* SYN, no ACK, no RST */
 		if (!f)
 			un_tcp_open(un, ip, sport, dport);
@@ -663,7 +666,7 @@ void un_tcp_event(struct usernet *un, struct un_tcp_flow *f, uint32_t events)
 		socklen_t len = sizeof(err);
 		struct un_ip4 ip;
 
-		if (getsockopt(f->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		if (getsockopt(f->fl.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 			err = errno;
 		if (err == 0 && !(events & (EPOLLERR | EPOLLHUP))) {
 			un_tcp_connected(un, f);
@@ -688,11 +691,13 @@ void un_tcp_event(struct usernet *un, struct un_tcp_flow *f, uint32_t events)
 
 void un_tcp_tick(struct usernet *un, uint64_t now)
 {
-	struct un_tcp_flow *f, *next;
+	struct un_flow *fl, *next;
 
 	un_tcp_un = un;
-	for (f = un->tcp; f; f = next) {
-		next = f->next;
+	for (fl = un->tcp; fl; fl = next) {
+		struct un_tcp_flow *f = (struct un_tcp_flow *)fl;
+
+		next = fl->next;
 		if (f->state == UN_TCP_OPEN || now < f->deadline_ms)
 			continue;
 		if (f->state == UN_TCP_CONNECTING) {
@@ -708,8 +713,8 @@ void un_tcp_tick(struct usernet *un, uint64_t now)
 
 bool un_tcp_waiting(const struct usernet *un)
 {
-	for (const struct un_tcp_flow *f = un->tcp; f; f = f->next)
-		if (f->state != UN_TCP_OPEN)
+	for (const struct un_flow *f = un->tcp; f; f = f->next)
+		if (((const struct un_tcp_flow *)f)->state != UN_TCP_OPEN)
 			return true;
 	return false;
 }
@@ -718,6 +723,6 @@ void un_tcp_destroy_all(struct usernet *un)
 {
 	un_tcp_un = un;
 	while (un->tcp)
-		un_tcp_end(un, un->tcp, true, true);
+		un_tcp_end(un, (struct un_tcp_flow *)un->tcp, true, true);
 	un_tcp_un = NULL;
 }

@@ -19,58 +19,6 @@
 
 #include "net/usernet/usernet_priv.h"
 
-static void un_udp_free(struct usernet *un, struct un_udp_flow *f)
-{
-	struct un_udp_flow **pp;
-
-	for (pp = &un->udp; *pp; pp = &(*pp)->next) {
-		if (*pp == f) {
-			*pp = f->next;
-			break;
-		}
-	}
-	un_unwatch(un, f->fd);
-	close(f->fd);
-	un->st.udp_flows--;
-	f->kind = 0; /* dead: freed by un_reap() */
-	f->next = un->dead_udp;
-	un->dead_udp = f;
-}
-
-/* Opens the host socket for a new flow to dial:port. Returns fd or -errno. */
-static int un_udp_dial(const struct policy_addr *dial, uint16_t port)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	int fd, r;
-
-	memset(&ss, 0, sizeof(ss));
-	if (dial->family == AF_INET) {
-		struct sockaddr_in *s = (struct sockaddr_in *)&ss;
-
-		s->sin_family = AF_INET;
-		s->sin_port = htons(port);
-		memcpy(&s->sin_addr, dial->b, 4);
-		sl = sizeof(*s);
-	} else {
-		struct sockaddr_in6 *s = (struct sockaddr_in6 *)&ss;
-
-		s->sin6_family = AF_INET6;
-		s->sin6_port = htons(port);
-		memcpy(&s->sin6_addr, dial->b, 16);
-		sl = sizeof(*s);
-	}
-	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&ss, sl) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
 static bool un_udp_csum_ok(const struct un_ip4 *ip)
 {
 #ifdef SBX_FUZZ
@@ -89,6 +37,43 @@ static bool un_udp_csum_ok(const struct un_ip4 *ip)
 	ph[10] = (uint8_t)(ip->l4_len >> 8);
 	ph[11] = (uint8_t)ip->l4_len;
 	return un_csum(ip->l4, ip->l4_len, un_csum_add(ph, 12, 0)) == 0;
+}
+
+/*
+ * The first datagram of a new flow: admitted (a refusal is an ICMP
+ * unreachable), dialled, watched, linked. Returns the flow or NULL.
+ */
+static struct un_udp_flow *un_udp_open(struct usernet *un,
+				       const struct un_ip4 *ip, uint16_t sport,
+				       uint16_t dport)
+{
+	struct policy_addr dial;
+	struct un_udp_flow *f;
+	uint16_t dial_port;
+	bool done;
+	int r;
+
+	r = un_flow_admit(un, ip, dport, &dial, &dial_port);
+	if (r < 0) {
+		/* 13 "administratively prohibited", 1 "host unreachable" */
+		un_send_unreach(un, ip, r == -EACCES ? 13 : 1);
+		return NULL;
+	}
+	f = un_flow_new(sizeof(*f), UN_UDP, ip, sport, dport);
+	if (!f)
+		return NULL;
+	if (un_flow_dial(&f->fl, SOCK_DGRAM, &dial, dial_port, &done) < 0) {
+		un->st.connect_failed++;
+		free(f);
+		return NULL;
+	}
+	if (un_watch(un, f->fl.fd, EPOLLIN, f, true) < 0) {
+		close(f->fl.fd);
+		free(f);
+		return NULL;
+	}
+	un_flow_link(un, &f->fl);
+	return f;
 }
 
 void un_udp_input(struct usernet *un, const struct un_ip4 *ip)
@@ -120,62 +105,15 @@ void un_udp_input(struct usernet *un, const struct un_ip4 *ip)
 		return;
 	}
 
-	for (f = un->udp; f; f = f->next)
-		if (f->gaddr == ip->src && f->gport == sport &&
-		    f->daddr == ip->dst && f->dport == dport)
-			break;
+	f = (struct un_udp_flow *)un_flow_find(un->udp, ip->src, sport,
+					       ip->dst, dport);
 	if (!f) {
-		struct policy_addr dst = {.family = AF_INET}, dial;
-		const char *names[UN_DNS_NAMES];
-		enum policy_verdict v;
-		uint16_t dial_port;
-		size_t n;
-		int fd;
-
-		memcpy(dst.b, &ip->dst, 4);
-		n = un_names_for(un, &dst, names);
-		v = policy_check(&un->cfg.policy, &dst, ntohs(dport), names, n,
-				 &dial, &dial_port);
-		if (v != POLICY_ALLOW) {
-			un->st.refused_policy++;
-			un_send_unreach(un, ip, 13);
+		f = un_udp_open(un, ip, sport, dport);
+		if (!f)
 			return;
-		}
-		if (!un_flow_room(un)) {
-			un->st.refused_limit++;
-			un_send_unreach(un, ip, 1);
-			return;
-		}
-		fd = un_udp_dial(&dial, dial_port);
-		if (fd < 0) {
-			un->st.connect_failed++;
-			return;
-		}
-		f = calloc(1, sizeof(*f));
-		if (!f) {
-			close(fd);
-			return;
-		}
-		*f = (struct un_udp_flow){
-		    .kind = UN_UDP,
-		    .gaddr = ip->src,
-		    .gport = sport,
-		    .daddr = ip->dst,
-		    .dport = dport,
-		    .fd = fd,
-		};
-		if (un_watch(un, fd, EPOLLIN, f, true) < 0) {
-			close(fd);
-			free(f);
-			return;
-		}
-		f->next = un->udp;
-		un->udp = f;
-		un->st.udp_flows++;
-		un->st.udp_opened++;
 	}
 	f->last_ms = un_now_ms();
-	(void)!send(f->fd, data, len,
+	(void)!send(f->fl.fd, data, len,
 		    MSG_DONTWAIT); /* full or refused: dropped */
 }
 
@@ -184,30 +122,31 @@ void un_udp_event(struct usernet *un, struct un_udp_flow *f, uint32_t events)
 	static uint8_t buf[65536];
 
 	for (int budget = 0; budget < 64; budget++) {
-		ssize_t n = recv(f->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		ssize_t n = recv(f->fl.fd, buf, sizeof(buf), MSG_DONTWAIT);
 
 		if (n < 0)
 			return; /* EAGAIN; ICMP errors (ECONNREFUSED) are
 				   dropped */
 		f->last_ms = un_now_ms();
-		un_build_udp(un, f->daddr, f->dport, f->gaddr, f->gport, buf,
-			     (size_t)n);
+		un_build_udp(un, f->fl.daddr, f->fl.dport, f->fl.gaddr,
+			     f->fl.gport, buf, (size_t)n);
 	}
 }
 
 void un_udp_tick(struct usernet *un, uint64_t now)
 {
-	struct un_udp_flow *f = un->udp, *next;
+	struct un_flow *f = un->udp, *next;
 
 	for (; f; f = next) {
 		next = f->next;
-		if (now - f->last_ms >= un->cfg.udp_idle_ms)
-			un_udp_free(un, f);
+		if (now - ((struct un_udp_flow *)f)->last_ms >=
+		    un->cfg.udp_idle_ms)
+			un_flow_retire(un, f, true);
 	}
 }
 
 void un_udp_destroy_all(struct usernet *un)
 {
 	while (un->udp)
-		un_udp_free(un, un->udp);
+		un_flow_retire(un, un->udp, true);
 }

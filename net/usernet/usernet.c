@@ -102,36 +102,30 @@ void un_output(struct usernet *un, const void *frame, size_t len)
 		un->st.tx_dropped++;
 }
 
-bool un_flow_room(struct usernet *un)
-{
-	return un->st.tcp_flows + un->st.udp_flows < un->cfg.max_flows;
-}
-
-void un_reap(struct usernet *un)
-{
-	while (un->dead_tcp) {
-		struct un_tcp_flow *f = un->dead_tcp;
-
-		un->dead_tcp = f->next;
-		free(f);
-	}
-	while (un->dead_udp) {
-		struct un_udp_flow *f = un->dead_udp;
-
-		un->dead_udp = f->next;
-		free(f);
-	}
-}
-
 /* ---- lwIP's netif ---- */
 
-/* lwIP's IPv4 output: one Ethernet frame to the guest, no ARP. */
+/*
+ * lwIP's IPv4 output: one Ethernet frame to the guest, no ARP. A segment
+ * in one pbuf (the usual case: lwIP keeps link-header room in front) gets
+ * its Ethernet header written in place and goes out without a copy; a
+ * chain is flattened into txbuf.
+ */
 static err_t un_netif_output(struct netif *netif, struct pbuf *p,
 			     const ip4_addr_t *ipaddr)
 {
 	struct usernet *un = netif->state;
 	uint8_t *b = un->txbuf;
 
+	if (!p->next && pbuf_add_header(p, ETH_HLEN) == 0) {
+		b = p->payload;
+		memcpy(b, un->cfg.guest_mac, 6);
+		memcpy(b + 6, un->cfg.gateway_mac, 6);
+		b[12] = 0x08;
+		b[13] = 0x00;
+		un_output(un, b, p->len);
+		pbuf_remove_header(p, ETH_HLEN);
+		return ERR_OK;
+	}
 	memcpy(b, un->cfg.guest_mac, 6);
 	memcpy(b + 6, un->cfg.gateway_mac, 6);
 	b[12] = 0x08;
@@ -232,6 +226,8 @@ static void un_arm_timer(struct usernet *un, bool force)
 	}
 	if (at && at <= now)
 		at = now + 1;
+	if (at == un->timer_at)
+		return; /* armed for that already (or disarmed, for 0) */
 	if (!force && un->timer_at && at && at >= un->timer_at)
 		return; /* armed earlier already */
 	if (!force && !at)
@@ -282,7 +278,7 @@ void usernet_input(struct usernet *un, const void *frame, size_t len)
 		un->st.rx_dropped++;
 		break;
 	}
-	un_reap(un);
+	un_flow_reap(un);
 	un_arm_timer(un, false);
 }
 
@@ -334,7 +330,7 @@ void usernet_poll(struct usernet *un)
 				break; /* ended earlier in this batch */
 			}
 		}
-		un_reap(un);
+		un_flow_reap(un);
 		if (n < 64)
 			break;
 	}
@@ -442,13 +438,37 @@ err:
 	return r;
 }
 
+/* One line for the operator's log when a sandbox's network goes away. */
+static void un_log_summary(const struct usernet *un)
+{
+	const struct usernet_stats *s = &un->st;
+
+	if (!s->tcp_opened && !s->udp_opened && !s->refused_policy &&
+	    !s->refused_limit && !s->dns_queries)
+		return; /* never used: nothing worth a line */
+	fprintf(stderr,
+		"usernet: flows opened tcp %llu udp %llu; refused policy %llu "
+		"limit %llu; connect failed %llu; dns %llu/%llu; frames to the "
+		"guest %llu, dropped %llu\n",
+		(unsigned long long)s->tcp_opened,
+		(unsigned long long)s->udp_opened,
+		(unsigned long long)s->refused_policy,
+		(unsigned long long)s->refused_limit,
+		(unsigned long long)s->connect_failed,
+		(unsigned long long)s->dns_answers,
+		(unsigned long long)s->dns_queries,
+		(unsigned long long)s->tx_frames,
+		(unsigned long long)s->tx_dropped);
+}
+
 void usernet_destroy(struct usernet *un)
 {
 	if (!un)
 		return;
+	un_log_summary(un);
 	un_tcp_destroy_all(un);
 	un_udp_destroy_all(un);
-	un_reap(un);
+	un_flow_reap(un);
 	un_dns_fini(un);
 	netif_remove(&un->netif);
 	close(un->timerfd);

@@ -34,6 +34,19 @@ struct un_ip4 {
 
 /* ---- the flows ---- */
 
+/*
+ * What a TCP and a UDP flow share, the first member of each (so a flow
+ * pointer is also an epoll data.ptr to its kind). Owned by flow.c: admit,
+ * create, dial, link, find and retire; the protocol files add the rest.
+ */
+struct un_flow {
+	enum un_kind kind; /* UN_TCP or UN_UDP; 0 once retired */
+	struct un_flow *next;
+	uint32_t gaddr, daddr; /* guest, destination (network order) */
+	uint16_t gport, dport; /* network order */
+	int fd;		       /* host socket, -1 before the dial */
+};
+
 enum un_tcp_state {
 	UN_TCP_CONNECTING, /* host connect in progress; the guest's SYN held */
 	UN_TCP_ACCEPTING,  /* SYN handed to lwIP; waiting for the accept */
@@ -43,14 +56,10 @@ enum un_tcp_state {
 struct un_listener; /* tcp_flow.c */
 
 struct un_tcp_flow {
-	enum un_kind kind; /* UN_TCP; first */
-	struct un_tcp_flow *next;
+	struct un_flow fl; /* kind UN_TCP; first */
 	enum un_tcp_state state;
-	uint32_t gaddr, daddr; /* guest, destination (network order) */
-	uint16_t gport, dport; /* network order */
-	int fd;		       /* host socket */
-	uint32_t events;       /* what fd is registered for now */
-	struct tcp_pcb *pcb;   /* lwIP side, once accepted */
+	uint32_t events;     /* what fl.fd is registered for now */
+	struct tcp_pcb *pcb; /* lwIP side, once accepted */
 	struct un_listener *listener;
 	uint8_t *syn; /* the guest's SYN (IPv4 packet) */
 	size_t syn_len;
@@ -64,11 +73,7 @@ struct un_tcp_flow {
 };
 
 struct un_udp_flow {
-	enum un_kind kind; /* UN_UDP; first */
-	struct un_udp_flow *next;
-	uint32_t gaddr, daddr;
-	uint16_t gport, dport;
-	int fd;
+	struct un_flow fl; /* kind UN_UDP; first */
 	uint64_t last_ms;
 };
 
@@ -115,14 +120,13 @@ struct usernet {
 	    timer_kind; /* UN_TIMER: what timerfd's data.ptr points to */
 	struct netif netif;
 	uint32_t netmask; /* guest net, network order */
-	struct un_tcp_flow *tcp;
-	struct un_udp_flow *udp;
+	struct un_flow *tcp, *udp; /* open flows (struct un_*_flow) */
 	struct un_listener *listeners;
 	struct un_dns dns;
-	struct un_tcp_flow *dead_tcp; /* ended this round, freed by un_reap() */
-	struct un_udp_flow *dead_udp;
+	struct un_flow *dead; /* retired this round, freed by un_flow_reap() */
 	uint64_t timer_at;   /* when timerfd fires, 0: disarmed */
 	uint64_t tcp_tmr_at; /* next tcp_tmr(), 0: none due */
+	uint64_t limit_logged_ms; /* last "flow limit" log line, 0: never */
 	struct usernet_stats st;
 	uint8_t txbuf[65536 + 64]; /* one frame for the guest, being built */
 };
@@ -133,8 +137,20 @@ int un_watch(struct usernet *un, int fd, uint32_t events, void *ptr, bool add);
 void un_unwatch(struct usernet *un, int fd);
 void un_output(struct usernet *un, const void *frame, size_t len);
 void un_lwip_input(struct usernet *un, const struct un_ip4 *ip);
+
+/* flow.c: the bookkeeping TCP and UDP flows share. */
+int un_flow_admit(struct usernet *un, const struct un_ip4 *ip, uint16_t dport,
+		  struct policy_addr *dial, uint16_t *dial_port);
 bool un_flow_room(struct usernet *un);
-void un_reap(struct usernet *un);
+void *un_flow_new(size_t size, enum un_kind kind, const struct un_ip4 *ip,
+		  uint16_t sport, uint16_t dport);
+int un_flow_dial(struct un_flow *f, int type, const struct policy_addr *dial,
+		 uint16_t port, bool *done);
+void un_flow_link(struct usernet *un, struct un_flow *f);
+struct un_flow *un_flow_find(struct un_flow *list, uint32_t gaddr,
+			     uint16_t gport, uint32_t daddr, uint16_t dport);
+void un_flow_retire(struct usernet *un, struct un_flow *f, bool watched);
+void un_flow_reap(struct usernet *un);
 
 /* pkt.c: building frames for the guest and checksums. */
 uint16_t un_csum(const void *data, size_t len, uint32_t sum);

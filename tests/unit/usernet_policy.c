@@ -143,10 +143,27 @@ static void reserved_v6(void)
 	    "2002:7f00:1::",
 	    "2001:db8::1",
 	    "fec0::1",
+	    "::ffff:0:10.0.0.1",      /* SIIT, judged by its v4 */
+	    "::ffff:100.64.0.1",      /* CGNAT */
+	    "64:ff9b::169.254.169.254",
+	    "64:ff9b::127.0.0.1",
+	    "64:ff9b:1::8.8.8.8",     /* local-use NAT64: never */
+	    "::8.8.8.8",	      /* v4-compatible: deprecated */
+	    "2001::1",		      /* Teredo */
+	    "2001:2::1",	      /* benchmarking */
+	    "2001:1ff:ffff::1",	      /* still 2001::/23 */
+	    "3fff::1",		      /* documentation (RFC 9637) */
+	    "5f00::1",		      /* SRv6 SIDs */
+	    "100::1",		      /* discard */
+	    "4000::1",		      /* outside 2000::/3 */
+	    "e000::1",
+	    "ff0e::1",
+	    "::2",
 	};
 	static const char *const good[] = {
 	    "2606:4700:4700::1111", "2001:4860:4860::8888", "::ffff:8.8.8.8",
-	    "64:ff9b::8.8.8.8",	    "2002:808:808::1",
+	    "64:ff9b::8.8.8.8",	    "2002:808:808::1",	    "::ffff:0:8.8.8.8",
+	    "2001:200::1",	    "2a00:1450:4001::1",    "3fff:1000::1",
 	};
 	struct policy_addr a;
 
@@ -162,6 +179,78 @@ static void reserved_v6(void)
 			printf("  reserved: %s\n", good[i]);
 		CHECK(!policy_reserved(&a));
 	}
+}
+
+/* Mapped CIDRs become v4 ones; other v6 CIDRs stay v6. */
+static void parse_cidr_v6(void)
+{
+	struct policy_cidr c;
+
+	CHECK_EQ(policy_parse_cidr("::ffff:10.1.0.0/104", &c), 0);
+	CHECK_EQ(c.addr.family, AF_INET);
+	CHECK_EQ(c.prefix, 8);
+	CHECK(c.addr.b[0] == 10 && c.addr.b[1] == 0);
+	CHECK_EQ(policy_parse_cidr("::ffff:0:0/96", &c), 0);
+	CHECK_EQ(c.addr.family, AF_INET);
+	CHECK_EQ(c.prefix, 0);
+	CHECK_EQ(policy_parse_cidr("::ffff:1.2.3.4", &c), 0);
+	CHECK_EQ(c.addr.family, AF_INET);
+	CHECK_EQ(c.prefix, 32);
+	CHECK_EQ(policy_parse_cidr("[2606:4700::]/32", &c), 0);
+	CHECK_EQ(c.addr.family, AF_INET6);
+	CHECK_EQ(policy_parse_cidr("2606:4700::1/32", &c), 0);
+	CHECK_EQ(c.addr.b[15], 0); /* host bits cleared */
+	CHECK_EQ(policy_parse_cidr("fe80::1%eth0/64", &c), -EINVAL);
+	CHECK_EQ(policy_parse_cidr("2606:4700::/128x", &c), -EINVAL);
+}
+
+/* The v6 forms of a reserved v4 address, and v6 lists. */
+static void rules_v6(void)
+{
+	struct policy p;
+	struct policy_addr a, dial;
+	uint16_t port;
+
+	policy_init(&p);
+	CHECK_EQ(policy_rule(&p, "allow ::ffff:10.0.0.0/104"), 0);
+	CHECK_EQ(policy_rule(&p, "allow fd00::/8"), 0);
+	/* allow lists never open reserved space, in either spelling */
+	CHECK_EQ(judge(&p, "10.0.0.1", 80, NULL), POLICY_DENY_RESERVED);
+	CHECK_EQ(judge(&p, "::ffff:10.0.0.1", 80, NULL), POLICY_DENY_RESERVED);
+	CHECK_EQ(judge(&p, "fd00::1", 80, NULL), POLICY_DENY_RESERVED);
+	CHECK_EQ(judge(&p, "64:ff9b::a00:1", 80, NULL), POLICY_DENY_RESERVED);
+
+	policy_init(&p);
+	CHECK_EQ(policy_rule(&p, "deny 2606:4700::/32"), 0);
+	CHECK_EQ(policy_rule(&p, "deny ::ffff:1.2.3.0/120"), 0);
+	CHECK_EQ(policy_rule(&p, "deny 8.8.8.0/24"), 0);
+	CHECK_EQ(policy_rule(&p, "deny *.evil.net"), 0);
+	CHECK_EQ(judge(&p, "2606:4700:4700::1111", 443, NULL),
+		 POLICY_DENY_RULE);
+	CHECK_EQ(judge(&p, "2001:4860:4860::8888", 443, NULL), POLICY_ALLOW);
+	CHECK_EQ(judge(&p, "1.2.3.4", 443, NULL), POLICY_DENY_RULE);
+	CHECK_EQ(judge(&p, "::ffff:1.2.3.4", 443, NULL), POLICY_DENY_RULE);
+	/* a v4 deny rule holds for the NAT64 and 6to4 forms too */
+	CHECK_EQ(judge(&p, "64:ff9b::8.8.8.8", 53, NULL), POLICY_DENY_RULE);
+	CHECK_EQ(judge(&p, "2002:808:808::1", 53, NULL), POLICY_DENY_RULE);
+	CHECK_EQ(judge(&p, "64:ff9b::9.9.9.9", 53, NULL), POLICY_ALLOW);
+	CHECK_EQ(judge(&p, "2a00:1450::1", 443, "www.evil.net"),
+		 POLICY_DENY_RULE);
+
+	policy_init(&p);
+	CHECK_EQ(policy_rule(&p, "internet off"), 0);
+	CHECK_EQ(policy_rule(&p, "allow 2a00:1450::/32"), 0);
+	CHECK_EQ(policy_rule(&p, "allow 1.1.1.1"), 0);
+	CHECK_EQ(judge(&p, "2a00:1450:4001::1", 443, NULL), POLICY_ALLOW);
+	CHECK_EQ(judge(&p, "2a00:1451::1", 443, NULL), POLICY_DENY_OFF);
+	CHECK_EQ(judge(&p, "64:ff9b::1.1.1.1", 53, NULL), POLICY_ALLOW);
+	/* a mapped destination is dialled as the v4 address it is */
+	a = addr("::ffff:1.1.1.1");
+	CHECK_EQ(policy_check(&p, &a, 53, NULL, 0, &dial, &port),
+		 POLICY_ALLOW);
+	CHECK_EQ(dial.family, AF_INET);
+	CHECK(dial.b[0] == 1 && dial.b[3] == 1);
+	CHECK_EQ(judge(&p, "::ffff:1.1.1.2", 53, NULL), POLICY_DENY_OFF);
 }
 
 static void domains(void)
@@ -276,6 +365,17 @@ static void alias(void)
 	CHECK_EQ(policy_rule(&p, "alias 10.0.2.100 127.0.0.1 70000"), -EINVAL);
 	CHECK_EQ(policy_rule(&p, "alias 10.0.2.100 localhost 80"), -EINVAL);
 	CHECK_EQ(policy_rule(&p, "alias 10.0.2.100 ::1 80"), 0);
+	/* the guest is IPv4-only: a v6 guest address could never match */
+	CHECK_EQ(policy_rule(&p, "alias fd00::64 127.0.0.1 80"), -EINVAL);
+	CHECK_EQ(policy_rule(&p, "alias ::ffff:10.0.2.101 [::ffff:127.0.0.1] 80"), 0);
+	CHECK_EQ(policy_check(&p, (dst = addr("10.0.2.101"), &dst), 80, NULL,
+			      0, &dial, &port),
+		 POLICY_ALLOW);
+	CHECK_EQ(dial.family, AF_INET);
+	CHECK_EQ(dial.b[0], 127);
+	/* the old alias address is now an ordinary private one */
+	CHECK_EQ(judge(&p, "10.0.2.100", 80, NULL), POLICY_DENY_RESERVED);
+	CHECK_EQ(judge(&p, "::1", 80, NULL), POLICY_DENY_RESERVED);
 }
 
 int main(void)
@@ -283,12 +383,14 @@ int main(void)
 	check_skip_reason = ""; /* check.h: keeps gcc's format-overflow quiet */
 	TEST(parse_addr);
 	TEST(parse_cidr);
+	TEST(parse_cidr_v6);
 	TEST(cidr_match);
 	TEST(reserved_v4);
 	TEST(reserved_v6);
 	TEST(domains);
 	TEST(default_policy);
 	TEST(rules);
+	TEST(rules_v6);
 	TEST(alias);
 	return check_exit();
 }
