@@ -1,5 +1,5 @@
 /*
- * net/cli/cmd_sandbox.c: login, ls, create, rm and token: the commands
+ * net/cli/cmd_sandbox.c: login, ls, create and rm: the commands
  * about the server and its sandboxes rather than what runs inside them.
  */
 #include "net/cli/cli.h"
@@ -196,46 +196,4 @@ static int cli_rm(struct cli *c, int argc, char **argv)
 
 const struct cli_cmd cli_cmd_rm = {
 	"rm", "Destroys sandboxes and their workspaces.", "sbx rm ID...", cli_rm,
-};
-
-/* --- token ------------------------------------------------------------- */
-
-/* Operators' token management runs on the box itself: sbxd owns the token
- * store, so this hands over to `sbxd token ...` (found beside sbx, or in
- * PATH), which edits STATE/tokens.json. */
-static int cli_token(struct cli *c, int argc, char **argv)
-{
-	char self[PATH_MAX], sbxd[PATH_MAX + 8];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char **args = calloc((size_t)argc + 2, sizeof(*args));
-
-	if (argc < 2 || !args) {
-		free(args);
-		return cli_usage(&cli_cmd_token);
-	}
-	args[0] = "sbxd";
-	args[1] = "token";
-	for (int i = 1; i < argc; i++)
-		args[i + 1] = argv[i];
-	if (n > 0) {
-		self[n] = 0;
-		char *slash = strrchr(self, '/');
-		if (slash) {
-			*slash = 0;
-			snprintf(sbxd, sizeof(sbxd), "%s/sbxd", self);
-			if (!access(sbxd, X_OK))
-				execv(sbxd, args);
-		}
-	}
-	execvp("sbxd", args);
-	int err = errno;
-	free(args);
-	return cli_fail(c, "cannot run sbxd (needed for tokens, on the box itself): %s",
-			strerror(err));
-}
-
-const struct cli_cmd cli_cmd_token = {
-	"token", "Manages tokens on the box itself (runs `sbxd token ...`).",
-	"sbx token create TENANT | list | revoke ID  [sbxd's --state DIR]",
-	cli_token,
 };

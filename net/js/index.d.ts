@@ -38,6 +38,17 @@ export interface FetchResult {
   json(): any;
 }
 
+/** Egress policy of a VM sandbox (applied at its next boot). Private,
+ * loopback and metadata addresses are never reachable. */
+export interface NetworkPolicy {
+  /** Public addresses reachable (default true). */
+  internet?: boolean;
+  /** CIDRs, addresses, "example.com" or "*.example.com" (at most 32). */
+  allow?: string[];
+  /** The same forms; deny wins over allow. */
+  deny?: string[];
+}
+
 export interface SandboxInfo {
   id: string;
   status: 'running' | 'stopped' | string;
@@ -46,6 +57,7 @@ export interface SandboxInfo {
   sleepAfter: number;
   keepAlive: boolean;
   limits: Record<string, unknown>;
+  network?: NetworkPolicy;
   exposedPorts: ExposedPort[];
 }
 
@@ -67,7 +79,9 @@ export interface SandboxOptions {
   /** ms, or a string like "10m". */
   sleepAfter?: number | string;
   keepAlive?: boolean;
-  limits?: Record<string, unknown>;
+  limits?: { memoryMiB?: number; cpus?: number };
+  /** sbx extension: the sandbox's egress policy; null restores the default. */
+  network?: NetworkPolicy | null;
 }
 
 export function getSandbox(client: SbxClient, id: string, options?: SandboxOptions): Sandbox;

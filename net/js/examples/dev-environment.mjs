@@ -8,7 +8,8 @@
 // (the same thing, and it also works in host-mode test sandboxes); the port
 // comes from env.PREVIEW_PORT (default 3000, the guide's); readFile
 // resolves to { content, ... } (as in the hosted SDK), so /read sends
-// .content; /preview also waits for the port before exposing it.
+// .content; /preview also waits for the port before exposing it (up to
+// env.PREVIEW_WAIT_MS, default 15 s).
 import { getSandbox } from '../src/index.js';
 
 export default {
@@ -65,7 +66,7 @@ app.listen(${port}, () => {
         cwd: '/workspace/project',
       });
       // sbx: wait until it listens, so the URL works at once
-      await proc.waitForPort(port, { timeout: 15000 });
+      await proc.waitForPort(port, { timeout: Number(env.PREVIEW_WAIT_MS || 15000) });
       // Expose the port with an auto-generated URL
       const previewUrl = await sandbox.exposePort(port);
       return Response.json({

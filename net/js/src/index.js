@@ -101,7 +101,7 @@ export class SbxClient {
   }
 }
 
-/** Returns the stub of sandbox id; options go with its creation (env, sleepAfter, keepAlive). */
+/** Returns the stub of sandbox id; options go with its creation (env, sleepAfter, keepAlive, limits, network). */
 export function getSandbox(client, id, options = {}) {
   if (!(client instanceof SbxClient)) throw new SandboxError('getSandbox needs an SbxClient', { code: 'invalid_argument' });
   if (!/^[A-Za-z0-9_-]{1,63}$/.test(String(id))) throw new SandboxError('sandbox id must be 1-63 of [A-Za-z0-9_-]', { code: 'invalid_argument' });
@@ -169,6 +169,7 @@ export class Sandbox {
       if (o.sleepAfter !== undefined) body.sleepAfter = o.sleepAfter;
       if (o.keepAlive !== undefined) body.keepAlive = o.keepAlive;
       if (o.limits) body.limits = o.limits;
+      if (o.network !== undefined) body.network = o.network;
       this._ready = this.client._json('PUT', this._p, { json: body, signal });
       this._ready.catch(() => { this._ready = null; });
     }
@@ -217,7 +218,7 @@ export class Sandbox {
     }
   }
 
-  /** Changes settings: { env, sleepAfter, keepAlive, limits } (PATCH). */
+  /** Changes settings: { env, sleepAfter, keepAlive, limits, network } (PATCH). */
   async update(settings, opts = {}) {
     return this._json('PATCH', '', { ...opts, json: settings });
   }
