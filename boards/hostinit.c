@@ -25,7 +25,13 @@
  *              /var/lib/sbx/log/sbxd.log) and the operator's menu
  *              /usr/bin/sbx-console on the serial port (sbx.console=,
  *              default ttyS0) are kept running, each restarted when it
- *              exits; this mode never powers off on its own
+ *              exits; /usr/bin/sbx-health runs once, and blesses the boot
+ *              entry when sbxd answers. On a trial boot (a new version,
+ *              /run/sbx/trial) a watchdog reboots the box unless
+ *              /run/sbx/healthy appears within /run/sbx/health_timeout
+ *              seconds of the kernel's start, so systemd-boot burns one of
+ *              the entry's tries and falls back to the previous version
+ *              when they are gone. This mode never powers off on its own
  *   5. reap every child; when the job ends, sync and power off, so QEMU exits.
  *
  * PID 1 must never exit on its own errors: each step reports on the console
@@ -52,6 +58,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The appliance's watchdog wakes wait() this often. */
+#define WATCHDOG_TICK_S 5
+
 #define CMDLINE_MAX 4096
 #define ARGV_MAX 64
 
@@ -62,6 +71,7 @@ struct hostinit {
 	char gw[64];
 	char cmd[1024];
 	char console[32];
+	char version[64]; /* sbx.version=: the appliance image's version */
 };
 
 static void say(const char *fmt, ...)
@@ -341,6 +351,76 @@ static void pid_write(const char *path, pid_t pid)
 	}
 }
 
+/* Reads a small decimal number from a file; def when absent or bad. */
+static long read_long(const char *path, long def)
+{
+	char buf[32];
+	char *end;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	long v;
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return def;
+	buf[n] = '\0';
+	v = strtol(buf, &end, 10);
+	return end == buf || v <= 0 ? def : v;
+}
+
+/* Seconds since the kernel started (suspend included). */
+static long uptime_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (long)ts.tv_sec;
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig; /* only interrupts wait() */
+}
+
+/* The trial watchdog: 0 when not armed, else the uptime by which
+ * /run/sbx/healthy must exist. Floor of 30 s so a typo cannot make a
+ * healthy version miss it. */
+static long watchdog_arm(void)
+{
+	struct sigaction sa = { .sa_handler = on_alarm }; /* no SA_RESTART */
+	long t;
+
+	if (access("/run/sbx/trial", F_OK))
+		return 0;
+	t = read_long("/run/sbx/health_timeout", 300);
+	if (t < 30)
+		t = 30;
+	sigaction(SIGALRM, &sa, NULL);
+	say("version on trial: it must answer /v1/health within %ld s of boot", t);
+	return t;
+}
+
+/* Reboots when the deadline passed without /run/sbx/healthy. Returns the
+ * deadline still to watch: 0 once healthy (the watchdog is done). */
+static long watchdog_check(const struct hostinit *hi, long deadline)
+{
+	if (!deadline)
+		return 0;
+	if (!access("/run/sbx/healthy", F_OK)) {
+		say("version %s is healthy", hi->version);
+		alarm(0);
+		return 0;
+	}
+	if (uptime_s() < deadline)
+		return deadline;
+	say("version %s never became healthy: rebooting (systemd-boot falls back "
+	    "to the previous version when its tries are used up)", hi->version);
+	sync();
+	reboot(RB_AUTOBOOT);
+	return deadline;
+}
+
 /* The appliance: setup once, then sbxd and the console forever. A child
  * that dies within a few seconds of its start is restarted after a pause,
  * so a crash loop cannot take the CPU. */
@@ -348,17 +428,23 @@ static void appliance(const struct hostinit *hi)
 {
 	static char *setup[] = { "/bin/sh", "/etc/sbx/appliance-setup", NULL };
 	static char *console[] = { "/usr/bin/sbx-console", NULL };
+	static char *health[] = { "/usr/bin/sbx-health", NULL };
 	char *sbxd[ARGV_MAX];
 	char tty[64];
 	pid_t sbxd_pid = 0, con_pid = 0, pid;
 	time_t sbxd_t = 0, con_t = 0;
+	long deadline;
 	int status;
 
+	say("appliance version %s", hi->version[0] ? hi->version : "unknown");
 	snprintf(tty, sizeof(tty), "/dev/%s", hi->console);
 	pid = spawn(setup, NULL, "/dev/console");
 	while (pid > 0 && (waitpid(pid, &status, 0) < 0 && errno == EINTR))
 		;
+	deadline = watchdog_arm();
+	spawn(health, NULL, NULL);
 	for (;;) {
+		deadline = watchdog_check(hi, deadline);
 		time_t now = time(NULL);
 
 		if (sbxd_pid <= 0) {
@@ -380,6 +466,8 @@ static void appliance(const struct hostinit *hi)
 			con_pid = spawn(console, tty, NULL);
 			con_t = time(NULL);
 		}
+		if (deadline)
+			alarm(WATCHDOG_TICK_S);
 		pid = wait(&status);
 		if (pid < 0 && errno != EINTR)
 			sleep(1);
@@ -414,6 +502,7 @@ int main(void)
 	cmdline_get(&hi, "sbx.ip", hi.ip, sizeof(hi.ip));
 	cmdline_get(&hi, "sbx.gw", hi.gw, sizeof(hi.gw));
 	cmdline_get(&hi, "sbx.console", hi.console, sizeof(hi.console));
+	cmdline_get(&hi, "sbx.version", hi.version, sizeof(hi.version));
 	if (cmdline_get(&hi, "sbx.cmd", hi.cmd, sizeof(hi.cmd)) < 0)
 		snprintf(hi.cmd, sizeof(hi.cmd), "/run/out/job.sh");
 
@@ -421,6 +510,10 @@ int main(void)
 	setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
 	setenv("HOME", "/root", 1);
 	if (!strcmp(hi.mode, "appliance")) {
+		/* systemd-boot's variables: which entry booted (GET /v1/system) */
+		if (!access("/sys/firmware/efi", F_OK))
+			mount_one("efivarfs", "/sys/firmware/efi/efivars", "efivarfs",
+				  MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 		appliance(&hi);	/* does not return */
 	}
 	net_up(&hi);

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "net/agent.h"
+#include "net/api_system.h"
 #include "net/buf.h"
 #include "net/sbxd.h"
 
@@ -279,6 +280,10 @@ int api_dispatch(struct conn *c)
 	}
 	if (api_authenticate(c)) {
 		api_error_now(c, 401, "unauthorized", "missing or invalid bearer token");
+		return 0;
+	}
+	if (r->kind == ROUTE_SYSTEM || r->kind == ROUTE_SYSTEM_UPDATE) {
+		api_system(c); /* operators only: it checks */
 		return 0;
 	}
 	if (r->kind == ROUTE_SANDBOXES) {

@@ -1,8 +1,8 @@
 /*
  * net/auth.c: bearer tokens stored as SHA-256 hashes (see auth.h).
  *
- * The file is JSON: {"tokens":[{"id","tenant","sha256","created"}]},
- * rewritten whole (temp file, fsync, rename) on every change.
+ * The file is JSON: {"tokens":[{"id","tenant","sha256","created",
+ * "operator"}]} ("operator" only when true), rewritten whole (temp file, fsync, rename) on every change.
  */
 #include "net/auth.h"
 
@@ -121,6 +121,9 @@ int auth_load(struct auth *a, const char *state_dir)
 		snprintf(e->id, sizeof(e->id), "%s", id);
 		snprintf(e->tenant, sizeof(e->tenant), "%s", tn);
 		snprintf(e->created, sizeof(e->created), "%s", c ? c : "");
+		/* Only a real JSON true makes an operator: "yes", 1 and the
+		 * like, written by hand into the file, do not. */
+		e->operator = json_is_true(json_object_get(t, "operator"));
 		a->n++;
 	}
 	json_decref(root);
@@ -143,9 +146,12 @@ static int auth_save(struct auth *a)
 
 	for (size_t i = 0; i < a->n; i++) {
 		auth_hex(a->v[i].hash, 32, hex);
-		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s}", "id", a->v[i].id,
-						     "tenant", a->v[i].tenant, "sha256", hex,
-						     "created", a->v[i].created));
+		json_t *t = json_pack("{s:s,s:s,s:s,s:s}", "id", a->v[i].id, "tenant",
+				      a->v[i].tenant, "sha256", hex, "created",
+				      a->v[i].created);
+		if (a->v[i].operator)
+			json_object_set_new(t, "operator", json_true());
+		json_array_append_new(arr, t);
 	}
 	json_t *root = json_pack("{s:o}", "tokens", arr);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", a->path);
@@ -168,6 +174,11 @@ static int auth_save(struct auth *a)
 
 int auth_create(struct auth *a, const char *tenant, char *out)
 {
+	return auth_create_role(a, tenant, 0, out);
+}
+
+int auth_create_role(struct auth *a, const char *tenant, int operator, char *out)
+{
 	unsigned char rnd[32];
 	struct auth_entry e = { 0 };
 
@@ -181,6 +192,7 @@ int auth_create(struct auth *a, const char *tenant, char *out)
 	auth_hash(out, e.hash);
 	auth_hex(e.hash, 6, e.id);
 	snprintf(e.tenant, sizeof(e.tenant), "%s", tenant);
+	e.operator = !!operator;
 	time_t now = time(NULL);
 	struct tm tm;
 	gmtime_r(&now, &tm);
@@ -217,9 +229,18 @@ int auth_revoke(struct auth *a, const char *id)
 
 int auth_check(const struct auth *a, const char *token, char *tenant)
 {
+	int operator;
+
+	return auth_check_role(a, token, tenant, &operator);
+}
+
+int auth_check_role(const struct auth *a, const char *token, char *tenant,
+		    int *operator)
+{
 	unsigned char h[32];
 	int found = -1;
 
+	*operator = 0;
 	if (!token || strlen(token) != AUTH_TOKEN_LEN)
 		return -EACCES;
 	auth_hash(token, h);
@@ -230,5 +251,6 @@ int auth_check(const struct auth *a, const char *token, char *tenant)
 	if (found < 0)
 		return -EACCES;
 	memcpy(tenant, a->v[found].tenant, AUTH_NAME_MAX);
+	*operator = a->v[found].operator;
 	return 0;
 }

@@ -5,7 +5,9 @@
  * SHA-256 of each token is stored (STATE/tokens.json, mode 0600), with a
  * short id (the first 12 hex digits of the hash) to list and revoke it.
  * Checking a token hashes it and compares against every stored hash in
- * constant time. Single-threaded.
+ * constant time. A token may also be an operator's ("operator": true in the
+ * file): it manages the box itself (GET /v1/system, updates) besides being
+ * a tenant like any other. Single-threaded.
  */
 #ifndef SBX_NET_AUTH_H
 #define SBX_NET_AUTH_H
@@ -20,6 +22,7 @@ struct auth_entry {
 	char tenant[AUTH_NAME_MAX];
 	unsigned char hash[32];
 	char created[32];
+	int operator; /* may call the /v1/system endpoints */
 };
 
 struct auth {
@@ -43,6 +46,9 @@ void auth_free(struct auth *a);
  */
 int auth_create(struct auth *a, const char *tenant, char *out);
 
+/* auth_create() for an operator's token when operator is nonzero. */
+int auth_create_role(struct auth *a, const char *tenant, int operator, char *out);
+
 /* Removes the token with this id. Returns 0, -ENOENT, or -errno. */
 int auth_revoke(struct auth *a, const char *id);
 
@@ -51,6 +57,13 @@ int auth_revoke(struct auth *a, const char *id);
  * (AUTH_NAME_MAX) into tenant, or -EACCES.
  */
 int auth_check(const struct auth *a, const char *token, char *tenant);
+
+/*
+ * Like auth_check(), and also tells whether the token is an operator's
+ * (*operator set to 1 or 0). Returns 0 or -EACCES.
+ */
+int auth_check_role(const struct auth *a, const char *token, char *tenant,
+		    int *operator);
 
 /* SHA-256 of a token (pure; exposed for tests). */
 void auth_hash(const char *token, unsigned char out[32]);

@@ -20,7 +20,7 @@ NET_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto -ljansson
 
 SBXD_SRCS := net/main.c net/loop.c net/buf.c net/tls.c net/http.c net/conn.c \
 	net/router.c net/auth.c net/sandbox.c net/backend_host.c net/backend_vm.c \
-	net/agent.c net/sse.c net/json.c net/api.c net/api_exec.c net/api_files.c net/preview.c \
+	net/agent.c net/sse.c net/json.c net/api.c net/api_exec.c net/api_files.c net/api_system.c net/preview.c \
 	guest/proto.c hv/supervisor.c hv/vsock_line.c
 
 $(eval $(call host_prog,sbxd,$(SBXD_SRCS),$(NET_LIBS)))

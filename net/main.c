@@ -4,7 +4,8 @@
  *   sbxd serve --state DIR [--listen 127.0.0.1:8443] [--domain localhost]
  *              [--backend host|vm] [--agent PATH] [--vmm PATH] [--images DIR]
  *              [--cert PEM --key PEM] [--public-port N] [--disk-mib N]
- *   sbxd token create --tenant NAME --state DIR
+ *              [--no-jail] [--jail-uid-base N]
+ *   sbxd token create --tenant NAME [--operator] --state DIR
  *   sbxd token list --state DIR
  *   sbxd token revoke ID --state DIR
  *
@@ -35,7 +36,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: sbxd serve --state DIR [options]\n"
-		"       sbxd token create --tenant NAME --state DIR\n"
+		"       sbxd token create --tenant NAME [--operator] --state DIR\n"
 		"       sbxd token list --state DIR\n"
 		"       sbxd token revoke ID --state DIR\n"
 		"\n"
@@ -53,7 +54,12 @@ static void usage(FILE *f)
 		"  --run-dir DIR      sockets of running sandboxes (default STATE/run)\n"
 		"  --net-alias G=H:LO[-HI]  sandboxes reach host address H ports LO..HI\n"
 		"                     at guest address G (e.g. 10.0.2.100=127.0.0.1:8000-8999)\n"
-		"  --no-net           no network device in any sandbox\n");
+		"  --no-net           no network device in any sandbox\n"
+		"  --jail-uid-base N  first uid/gid of jailed VMMs, one per running\n"
+		"                     VM (default 200000; must be unused on the host)\n"
+		"  --no-jail          run VMMs unjailed, as sbxd's user (development)\n"
+		"  --update-hook PATH POST /v1/system/update runs PATH FILE (appliance)\n"
+		"token create: --operator  the token may also manage the box (/v1/system)\n");
 }
 
 static int main_listen(struct sbxd *d)
@@ -144,6 +150,12 @@ static int main_serve(struct sbxd *d)
 		d->backend = &backend_vm;
 		if (!d->cfg.images)
 			fprintf(stderr, "sbxd: warning: no --images: sandboxes cannot boot\n");
+		/* Said once, here: every VMM then runs with sbxd's own rights. */
+		if (d->cfg.no_jail)
+			fprintf(stderr, "sbxd: warning: --no-jail: VMMs run unjailed\n");
+		else if (geteuid() != 0)
+			fprintf(stderr, "sbxd: warning: not root, so VMMs cannot be "
+					"jailed: they run unjailed as uid %d\n", (int)geteuid());
 	} else {
 		fprintf(stderr, "sbxd: unknown backend %s\n", d->cfg.backend);
 		return 2;
@@ -212,7 +224,8 @@ static int main_serve(struct sbxd *d)
 	return rc ? 1 : 0;
 }
 
-static int main_token(struct sbxd *d, int argc, char **argv, const char *tenant)
+static int main_token(struct sbxd *d, int argc, char **argv, const char *tenant,
+		      int operator)
 {
 	struct auth a;
 	int rc;
@@ -232,16 +245,17 @@ static int main_token(struct sbxd *d, int argc, char **argv, const char *tenant)
 		if (!tenant) {
 			fprintf(stderr, "sbxd: token create needs --tenant NAME\n");
 			rc = -EINVAL;
-		} else if ((rc = auth_create(&a, tenant, tok))) {
+		} else if ((rc = auth_create_role(&a, tenant, operator, tok))) {
 			fprintf(stderr, "sbxd: token create: %s\n", strerror(-rc));
 		} else {
 			printf("%s\n", tok);
 			explicit_bzero(tok, sizeof(tok));
 		}
 	} else if (!strcmp(cmd, "list")) {
-		printf("%-14s %-24s %s\n", "ID", "TENANT", "CREATED");
+		printf("%-14s %-24s %-21s %s\n", "ID", "TENANT", "CREATED", "ROLE");
 		for (size_t i = 0; i < a.n; i++)
-			printf("%-14s %-24s %s\n", a.v[i].id, a.v[i].tenant, a.v[i].created);
+			printf("%-14s %-24s %-21s %s\n", a.v[i].id, a.v[i].tenant,
+			       a.v[i].created, a.v[i].operator ? "operator" : "tenant");
 	} else if (!strcmp(cmd, "revoke") && optind + 1 < argc) {
 		rc = auth_revoke(&a, argv[optind + 1]);
 		if (rc)
@@ -272,11 +286,16 @@ int main(int argc, char **argv)
 		{ "run-dir", required_argument, 0, 'R' },
 		{ "net-alias", required_argument, 0, 'A' },
 		{ "no-net", no_argument, 0, 'N' },
+		{ "update-hook", required_argument, 0, 'H' },
+		{ "operator", no_argument, 0, 'O' },
+		{ "no-jail", no_argument, 0, 'J' },
+		{ "jail-uid-base", required_argument, 0, 'U' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
 	static struct sbxd d; /* large (TLS state): not on the stack */
 	const char *tenant = NULL;
+	int token_operator = 0;
 	int o;
 
 	d.cfg = (struct sbxd_config){
@@ -313,6 +332,21 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'N': sandbox_net_disable(&d.cfg); break;
+		case 'H': d.cfg.update_hook = optarg; break;
+		case 'O': token_operator = 1; break;
+		case 'J': d.cfg.no_jail = 1; break;
+		case 'U': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			/* uid 0 is root; the last slot must stay below (uid_t)-1 */
+			if (!*optarg || *end || v < 1 || v > 0xfff00000UL) {
+				fprintf(stderr, "sbxd: bad --jail-uid-base %s\n", optarg);
+				return 2;
+			}
+			d.cfg.jail_uid_base = (unsigned)v;
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -320,7 +354,7 @@ int main(int argc, char **argv)
 	if (!strcmp(sub, "serve"))
 		return main_serve(&d);
 	if (!strcmp(sub, "token"))
-		return main_token(&d, argc, argv, tenant);
+		return main_token(&d, argc, argv, tenant, token_operator);
 	usage(stderr);
 	return 2;
 }

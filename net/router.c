@@ -156,6 +156,10 @@ int route_match(const char *target, struct route *r)
 		r->kind = ROUTE_HEALTH;
 		return 0;
 	}
+	if (SEG_IS(1, "system") && (nseg == 2 || (nseg == 3 && SEG_IS(2, "update")))) {
+		r->kind = nseg == 2 ? ROUTE_SYSTEM : ROUTE_SYSTEM_UPDATE;
+		return 0;
+	}
 	if (!SEG_IS(1, "sandboxes"))
 		return -ENOENT;
 	if (nseg == 2) {

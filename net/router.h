@@ -28,6 +28,8 @@ enum route_kind {
 	ROUTE_CODE,          /* /v1/sandboxes/{id}/code */
 	ROUTE_PORTS,         /* /v1/sandboxes/{id}/ports */
 	ROUTE_PORT,          /* /v1/sandboxes/{id}/ports/{port} */
+	ROUTE_SYSTEM,        /* /v1/system (operator tokens only) */
+	ROUTE_SYSTEM_UPDATE, /* /v1/system/update (operator tokens only) */
 };
 
 #define ROUTE_ID_MAX 64

@@ -31,7 +31,13 @@ struct sbxd_config {
 	uint64_t disk_mib;    /* vm: workspace disk size */
 	char net_alias[192];  /* vm: operator's host alias rule, "" for none */
 	int no_net;           /* vm: no network device in any sandbox */
+	const char *update_hook; /* POST /v1/system/update runs it (NULL: 501) */
+	int no_jail;          /* vm: do not jail the VMMs even as root */
+	unsigned jail_uid_base; /* vm: first jail uid/gid (0: SBXD_JAIL_UID_BASE) */
 };
+
+/* Default first uid of jailed VMMs: one uid per running VM from here on. */
+#define SBXD_JAIL_UID_BASE 200000
 
 struct sbxd {
 	struct sbxd_config cfg;
@@ -50,6 +56,7 @@ struct sbxd {
 	unsigned nconns;
 	unsigned port;
 	int accept_paused; /* out of descriptors: listen_w unregistered */
+	void *update_job;  /* api_system.c: the update being received, or NULL */
 };
 
 /*

@@ -5,9 +5,12 @@
 # No loop mounts and no root needed: every partition is built as a file of
 # its own and dd'ed into a GPT disk file laid out by sfdisk.
 #
-#   p1 ESP        FAT32, EFI/BOOT/BOOTX64.EFI = the Unified Kernel Image
-#                 (systemd's stub + Debian's kernel + initramfs + cmdline,
-#                 put together with objcopy)
+#   p1 ESP        FAT32: EFI/BOOT/BOOTX64.EFI = systemd-boot, which boots
+#                 the newest good Unified Kernel Image in EFI/Linux/
+#                 (sbx-VERSION.efi; updates arrive as sbx-VERSION+TRIES.efi
+#                 and fall back to the previous one when they never become
+#                 healthy: see README.md, "Updates"). A UKI is systemd's
+#                 stub + Debian's kernel + initramfs + cmdline (uki.sh)
 #   p2 SBXCONFIG  FAT16, sbx.conf: key=value settings an operator may edit
 #                 before the first boot (any OS mounts it: "basic data")
 #   p3 sbx-rootfs squashfs holding the guest rootfs.ext4 as a file
@@ -16,8 +19,13 @@
 #                 ext4, mounted at /var/lib/sbx (sbxd's state)
 #
 # The initramfs is the host VM's (boards/qemu-x86_64/build.sh) followed by a
-# second cpio archive with what the appliance adds (modules, the setup and
-# console scripts, sfdisk); the kernel unpacks both, the later one winning.
+# second cpio archive with what the appliance adds (modules, the setup,
+# console, update and health scripts, sfdisk, mtools, openssl, and sbxd and
+# sbx-vmm as built now); the kernel unpacks both, the later one winning.
+#
+# The image's version (SBX_VERSION, default from SOURCE_DATE_EPOCH, e.g.
+# 2026.01.01.000000) must grow from one release to the next: systemd-boot
+# boots the highest version first.
 #
 # Reproducible: SOURCE_DATE_EPOCH (default: 2026-01-01) for every timestamp,
 # fixed disk/partition GUIDs and FAT serials, sorted cpio, gzip -n, xz with a
@@ -33,6 +41,10 @@ IMG=$O/images
 OUT=$O/appliance
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1767225600}
 export TZ=UTC LC_ALL=C
+VERSION=${SBX_VERSION:-$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y.%m.%d.%H%M%S)}
+case $VERSION in
+"" | *[!0-9A-Za-z._~]*) echo "appliance: bad SBX_VERSION '$VERSION' ([0-9A-Za-z._~])" >&2; exit 2 ;;
+esac
 
 conf=$SRC/boards/$BOARD/appliance.conf
 [ -e "$conf" ] || conf=$APP/$BOARD.conf
@@ -42,7 +54,8 @@ conf=$SRC/boards/$BOARD/appliance.conf
 # shellcheck disable=SC1090
 . "$SRC/boards/$BASE_BOARD/board.conf"
 STUB=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
-for f in "$IMG/host-vmlinuz" "$IMG/host-initramfs.cpio.gz" "$O/bin/sbxd" "$STUB"; do
+SDBOOT=/usr/lib/systemd/boot/efi/systemd-bootx64.efi
+for f in "$IMG/host-vmlinuz" "$IMG/host-initramfs.cpio.gz" "$O/bin/sbxd" "$STUB" "$SDBOOT"; do
 	[ -e "$f" ] || { echo "appliance: $f missing (make images; make deps)" >&2; exit 2; }
 done
 for t in sfdisk mkfs.fat mcopy mmd objcopy mksquashfs xz cpio faketime python3; do
@@ -107,12 +120,16 @@ cp "$MDIR"/modules/*.ko "$R/lib/modules/"
 cp "$MDIR/modules.order" "$R/etc/sbx/modules"
 install -m 755 "$APP/setup.sh" "$R/etc/sbx/appliance-setup"
 install -m 755 "$APP/console.sh" "$R/usr/bin/sbx-console"
+install -m 755 "$APP/update.sh" "$R/usr/bin/sbx-update"
+install -m 755 "$APP/health.sh" "$R/usr/bin/sbx-health"
+install -m 644 "$APP/esp.sh" "$R/etc/sbx/esp.sh"
 install -m 755 "$APP/udhcpc.script" "$R/usr/share/udhcpc/default.script"
 # busybox applets the scripts call (the host initramfs links only a few).
 for a in awk sed grep cut tr head tail wc sort sleep date hostname ifconfig route \
 	udhcpc mkdir rm mv cp ln chmod touch df free uptime sync reboot clear stty \
 	base64 sha256sum mdev readlink basename dirname find xargs printf seq less \
-	nslookup ping setsid stat cmp blockdev sed expr hexdump od tee dd; do
+	nslookup ping setsid stat cmp blockdev sed expr hexdump od tee dd wget \
+	timeout; do
 	[[ " sh ls cat mount umount ip ps kill dmesg poweroff vi " == *" $a "* ]] ||
 		ln -sf busybox "$R/bin/$a"
 done
@@ -126,13 +143,34 @@ copy_elf() {
 	done
 }
 copy_elf /sbin/sfdisk usr/sbin/sfdisk
-ver=$(cd "$SRC" && git describe --always --dirty 2>/dev/null || echo dev)
+# mtools: the ESP is never mounted; entries are renamed and copied on the
+# raw partition (update, bless, roll back).
+copy_elf /usr/bin/mtools usr/bin/mtools
+for t in mdir mren mcopy mdel mtype minfo; do ln -sf mtools "$R/usr/bin/$t"; done
+# mtools converts long names with iconv from code page 850: glibc loads
+# that converter as a module, from the folder compiled into it (under
+# /usr/lib: in the initramfs /lib is no link to it).
+G=$(ls -d /usr/lib/*-linux-gnu/gconv | head -n 1)
+mkdir -p "$R/$G"
+cp "$G/IBM850.so" "$G/gconv-modules.cache" "$R/$G/"
+# busybox wget's own TLS cannot talk to sbxd (its ECDHE-ECDSA suites and
+# signature algorithms do not meet); with openssl present it runs
+# `openssl s_client` instead: for sbx-health's HTTPS probe and https URLs.
+copy_elf /usr/bin/openssl usr/bin/openssl
+# The daemons as built now: the host initramfs may predate them (it is
+# rebuilt by `make images`, not by `make`), and this archive wins.
+copy_elf "$O/bin/sbxd" usr/bin/sbxd
+copy_elf "$O/bin/sbx-vmm" usr/bin/sbx-vmm
+build_id=$(cd "$SRC" && git describe --always --dirty 2>/dev/null || echo dev)
+# systemd-boot sorts type #2 entries by IMAGE_VERSION, newest first.
 cat >"$R/etc/os-release" <<REL
 NAME="sbx"
 ID=sbx
-PRETTY_NAME="sbx appliance ($BOARD)"
-VERSION_ID=$SOURCE_DATE_EPOCH
-IMAGE_VERSION=$ver
+PRETTY_NAME="sbx appliance $VERSION ($BOARD)"
+VERSION_ID=$VERSION
+IMAGE_VERSION=$VERSION
+BUILD_ID=$build_id
+SBX_BOARD=$BOARD
 REL
 echo "$BOARD" >"$R/etc/sbx/board"
 find "$R" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
@@ -140,44 +178,10 @@ find "$R" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 	cpio --null -o -H newc --reproducible --quiet -R 0:0) | gzip -9 -n >"$W/appliance.cpio.gz"
 cat "$IMG/host-initramfs.cpio.gz" "$W/appliance.cpio.gz" >"$W/initrd"
 
-# --- The Unified Kernel Image: sections after the stub's last one.
-echo "$APPLIANCE_CMDLINE" >"$W/cmdline"
-# The first free address after the stub's last section (VMA + size).
-stub_end() {
-	local m=0 e
-	while read -r size vma; do
-		e=$((0x$vma + 0x$size))
-		[ "$e" -gt "$m" ] && m=$e
-	done < <(objdump -h "$1" | awk '$1 ~ /^[0-9]+$/ { print $3, $4 }')
-	echo "$m"
-}
-align() { echo $(( ($1 + 4095) / 4096 * 4096 )); }
-vma=$(align "$(stub_end "$STUB")")
-sec_args=()
-for s in osrel:"$R/etc/os-release" cmdline:"$W/cmdline" linux:"$IMG/host-vmlinuz" initrd:"$W/initrd"; do
-	name=${s%%:*} file=${s#*:}
-	sec_args+=(--add-section ".$name=$file" --change-section-vma ".$name=$(printf 0x%x "$vma")")
-	vma=$(align $((vma + $(stat -L -c %s "$file"))))
-done
-objcopy "${sec_args[@]}" "$STUB" "$W/sbx.efi"
-# objcopy stamps the PE header with the current time: put SOURCE_DATE_EPOCH
-# there instead and recompute the PE checksum over the result.
-python3 - "$W/sbx.efi" "$SOURCE_DATE_EPOCH" <<'PY'
-import struct, sys
-path, epoch = sys.argv[1], int(sys.argv[2])
-b = bytearray(open(path, "rb").read())
-pe = struct.unpack_from("<I", b, 0x3c)[0]
-struct.pack_into("<I", b, pe + 8, epoch & 0xffffffff)
-ck = pe + 24 + 64
-struct.pack_into("<I", b, ck, 0)
-s = 0
-data = bytes(b) + b"\0" * (len(b) & 1)
-for (w,) in struct.iter_unpack("<H", data):
-    s += w
-    s = (s & 0xffff) + (s >> 16)
-struct.pack_into("<I", b, ck, (s + len(b)) & 0xffffffff)
-open(path, "wb").write(b)
-PY
+# --- The Unified Kernel Image. Its command line names its version, so the
+# booted system finds its own entry on the ESP (sbx.version=).
+echo "$APPLIANCE_CMDLINE sbx.version=$VERSION" >"$W/cmdline"
+"$APP/uki.sh" "$W/sbx.efi" "$R/etc/os-release" "$W/cmdline" "$IMG/host-vmlinuz" "$W/initrd"
 
 # --- Partition contents.
 mib() { echo $(( ($1 + 1048575) / 1048576 )); }
@@ -190,10 +194,15 @@ export MTOOLS_SKIP_CHECK=1
 FT_TIME=$(date -u -d "@$SOURCE_DATE_EPOCH" '+%Y-%m-%d %H:%M:%S')
 ft() { faketime "$FT_TIME" "$@"; }
 ft mkfs.fat -C -F 32 -i 5B580001 -n SBXBOOT "$W/esp.img" $((ESP_MIB * 1024)) >/dev/null
-ft mmd -i "$W/esp.img" ::EFI ::EFI/BOOT ::EFI/sbx
-ft mcopy -i "$W/esp.img" - ::EFI/BOOT/BOOTX64.EFI <"$W/sbx.efi"
-touch -d "@$SOURCE_DATE_EPOCH" "$W/cmdline"
-ft mcopy -i "$W/esp.img" - ::EFI/sbx/cmdline.txt <"$W/cmdline"
+ft mmd -i "$W/esp.img" ::EFI ::EFI/BOOT ::EFI/Linux ::loader
+ft mcopy -i "$W/esp.img" - ::EFI/BOOT/BOOTX64.EFI <"$SDBOOT"
+# No menu (a key held at power-on shows it), no editing of the command
+# line, no entries but ours.
+printf 'timeout 0\neditor no\nauto-entries no\nauto-firmware no\n' >"$W/loader.conf"
+touch -d "@$SOURCE_DATE_EPOCH" "$W/loader.conf"
+ft mcopy -i "$W/esp.img" - ::loader/loader.conf <"$W/loader.conf"
+# The factory image is known good: no boot counter on it.
+ft mcopy -i "$W/esp.img" - "::EFI/Linux/sbx-$VERSION.efi" <"$W/sbx.efi"
 
 ft mkfs.fat -C -F 16 -i 5B580002 -n SBXCONFIG "$W/cfg.img" $((CFG_MIB * 1024)) >/dev/null
 for f in sbx.conf README.txt; do
@@ -233,4 +242,4 @@ if [ "${SBX_APPLIANCE_XZ:-1}" = 1 ]; then
 	mv "$OUT/$BOARD.img.xz.tmp" "$OUT/$BOARD.img.xz"
 fi
 cp "$W/sbx.efi" "$OUT/$BOARD.efi"
-echo "appliance: $OUT/$BOARD.img ($TOTAL_MIB MiB; ESP $ESP_MIB, config $CFG_MIB, rootfs $ROOT_MIB)"
+echo "appliance: $OUT/$BOARD.img ($TOTAL_MIB MiB; ESP $ESP_MIB, config $CFG_MIB, rootfs $ROOT_MIB), version $VERSION"

@@ -6,7 +6,11 @@
 # It prints a banner with the API's URL and the TLS certificate's SHA-256
 # fingerprint (waiting for sbxd to have made the certificate), then a
 # numbered menu. Actions that need sbxd restarted signal it: hostinit
-# restarts it. Changes to sbx.conf take effect on the next boot.
+# restarts it. Changes to sbx.conf take effect on the next boot. Updates
+# go through sbx-update (the same as the API's); a roll back marks the
+# running entry as having no tries left, so systemd-boot prefers the other.
+# shellcheck source=esp.sh disable=SC1091
+. /etc/sbx/esp.sh
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 STATE=/var/lib/sbx
 CFG=/run/sbx/config
@@ -79,6 +83,10 @@ status() {
 	free -m | awk '/^Mem:/ { printf "memory:    %s MiB used of %s MiB\n", $3, $2 }'
 	df -h "$STATE" | awk 'NR == 2 { printf "disk:      %s used of %s (%s)\n", $3, $2, $5 }'
 	echo "uptime:    $(uptime)"
+	echo "version:   $(esp_booted_version) (entry $(cat /run/sbx/entry 2>/dev/null)$(
+		[ -e /run/sbx/trial ] && echo ', on trial')$(
+		[ -e /run/sbx/healthy ] && echo ', healthy'))"
+	echo "fallback:  $(cat /run/sbx/fallback 2>/dev/null || echo 'not known yet')"
 	pid=$(cat /run/sbx/sbxd.pid 2>/dev/null)
 	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
 		echo "sbxd:      running (pid $pid)"
@@ -128,7 +136,11 @@ token_create() {
 	case $t in
 	"" | *[!A-Za-z0-9_.-]*) echo "tenant: letters, digits, . _ - only"; return ;;
 	esac
-	tok=$(sbxd token create --tenant "$t" --state "$STATE" 2>&1) || { echo "failed: $tok"; return; }
+	printf 'operator token (may update the box through the API)? [y/N] '
+	read -r op || return
+	role=
+	[ "$op" = y ] && role=--operator
+	tok=$(sbxd token create --tenant "$t" $role --state "$STATE" 2>&1) || { echo "failed: $tok"; return; }
 	echo "token for $t: $tok"
 	echo "(shown once; only its hash is kept)"
 }
@@ -153,6 +165,43 @@ cert_regen() {
 	echo "new TLS SHA-256: $(fingerprint)"
 }
 
+update() {
+	echo "a new image: an http(s):// URL reachable from the box, or a file on"
+	echo "the data partition (e.g. $STATE/update/sbx.efi, copied with the shell)"
+	printf 'URL or path: '
+	read -r src || return
+	[ -n "$src" ] || return
+	printf 'its SHA-256 (empty: do not check): '
+	read -r sum || return
+	if [ -n "$sum" ]; then
+		sbx-update --sha256 "$sum" "$src"
+	else
+		sbx-update "$src"
+	fi || return
+	printf 'reboot into it now? [y/N] '
+	read -r a || return
+	[ "$a" = y ] && { echo "rebooting"; sync; reboot -f; }
+}
+
+rollback() {
+	dev=$(esp_dev) || { echo "no EFI system partition"; return; }
+	V=$(esp_booted_version)
+	cur=$(esp_entry_of "$dev" "$V") || { echo "no entry for $V"; return; }
+	prev=
+	for e in $(esp_entries "$dev"); do
+		[ "$e" = "$cur" ] || [ "$(esp_entry_left "$e")" = 0 ] || prev=$e
+	done
+	[ -n "$prev" ] || { echo "nothing to roll back to: $cur is the only bootable entry"; return; }
+	echo "running $V ($cur); the other entry: $prev"
+	printf 'mark %s bad and reboot into %s? [y/N] ' "$V" "$(esp_entry_version "$prev")"
+	read -r a || return
+	[ "$a" = y ] || return
+	mren -i "$dev" "::/EFI/Linux/$cur" "::/EFI/Linux/sbx-$V+0.efi" || { echo "rename failed"; return; }
+	sync
+	echo "rebooting into $(esp_entry_version "$prev")"
+	reboot -f
+}
+
 factory_reset() {
 	printf 'factory reset: erase all sandboxes, tokens and the certificate? [y/N] '
 	read -r a || return
@@ -172,7 +221,7 @@ while :; do
 	echo
 	echo " 1) status   2) network settings   3) show logs   4) create token"
 	echo " 5) revoke token   6) regenerate certificate   7) reboot   8) factory reset"
-	echo " 9) banner   0) maintenance shell"
+	echo " 9) banner   10) update   11) roll back   0) maintenance shell"
 	printf 'sbx> '
 	read -r c || exit 0
 	case $c in
@@ -185,8 +234,10 @@ while :; do
 	7) echo "rebooting"; sync; reboot -f ;;
 	8) factory_reset ;;
 	9) banner ;;
+	10) update ;;
+	11) rollback ;;
 	0) echo "busybox sh; exit returns to the menu"; /bin/sh -l ;;
 	"") ;;
-	*) echo "choose 0-9" ;;
+	*) echo "choose 0-11" ;;
 	esac
 done

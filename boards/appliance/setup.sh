@@ -8,8 +8,10 @@
 # disk's end first, for disks larger than the image); mount the config
 # partition and read sbx.conf; set the hostname and bring up the network;
 # format (first boot, factory reset) and mount the data partition at
-# /var/lib/sbx; mount the rootfs squashfs; seed the first token; write
-# sbxd's argv (one per line) to /run/sbx/sbxd.argv for hostinit.
+# /var/lib/sbx; mount the rootfs squashfs; seed the first token; find the
+# boot entry this version runs from and whether it is on trial (for
+# hostinit's watchdog and sbx-health); write sbxd's argv (one per line) to
+# /run/sbx/sbxd.argv for hostinit.
 # Its log is /run/sbx/setup.log; errors are reported and passed over.
 mkdir -p /run/sbx /var/log
 exec >>/run/sbx/setup.log 2>&1
@@ -131,18 +133,47 @@ if [ ! -e "$STATE/tokens.json" ]; then
 	if [ -n "$h" ]; then
 		tenant=$(conf token_tenant admin)
 		now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-		printf '{"tokens": [{"id": "initial", "tenant": "%s", "sha256": "%s", "created": "%s"}]}\n' \
-			"$tenant" "$h" "$now" >"$STATE/tokens.json"
+		# The box's first token is its operator's unless sbx.conf
+		# says token_operator=no.
+		op=true
+		[ "$(conf token_operator yes)" = no ] && op=false
+		printf '{"tokens": [{"id": "initial", "tenant": "%s", "sha256": "%s", "created": "%s", "operator": %s}]}\n' \
+			"$tenant" "$h" "$now" "$op" >"$STATE/tokens.json"
 		chmod 600 "$STATE/tokens.json"
 		echo "setup: initial token for tenant $tenant from sbx.conf"
 	fi
 fi
 
+# The boot entry: EFI/Linux/sbx-V.efi is a good version; sbx-V+LEFT-DONE.efi
+# is on trial, and hostinit reboots it unless sbx-health finds sbxd
+# answering within health_timeout seconds. An entry with no tries left is
+# not rebooted when no other could take over (that would only loop).
+# shellcheck source=esp.sh disable=SC1091
+. /etc/sbx/esp.sh
+V=$(esp_booted_version)
+esp=$(esp_dev) && entry=$(esp_entry_of "$esp" "$V")
+echo "${entry:-unknown}" >/run/sbx/entry
+left=$(esp_entry_left "${entry:-}")
+if [ -n "$left" ]; then
+	other=0
+	for e in $(esp_entries "$esp"); do
+		[ "$e" != "$entry" ] && [ "$(esp_entry_left "$e")" != 0 ] && other=1
+	done
+	if [ "$left" != 0 ] || [ "$other" = 1 ]; then
+		: >/run/sbx/trial
+	fi
+fi
+ht=$(conf health_timeout 300)
+case $ht in "" | *[!0-9]*) ht=300 ;; esac
+echo "$ht" >/run/sbx/health_timeout
+echo "setup: version $V, entry ${entry:-unknown}$([ -e /run/sbx/trial ] && echo ", on trial for $ht s")"
+
 port=$(conf port 443)
 domain=$(conf domain localhost)
 {
 	printf '%s\n' /usr/bin/sbxd serve --state "$STATE" --listen "0.0.0.0:$port" \
-		--backend vm --images /run/sbx/images --vmm /usr/bin/sbx-vmm --domain "$domain"
+		--backend vm --images /run/sbx/images --vmm /usr/bin/sbx-vmm --domain "$domain" \
+		--update-hook /usr/bin/sbx-update
 	pp=$(conf public_port)
 	[ -n "$pp" ] && printf '%s\n' --public-port "$pp"
 } >/run/sbx/sbxd.argv

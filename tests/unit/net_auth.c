@@ -74,6 +74,58 @@ static void test_tokens(void)
 	auth_free(&a);
 }
 
+/* Operator tokens: the flag is stored, survives a reload, and only a JSON
+ * true in the file grants it. */
+static void test_operator(void)
+{
+	struct auth a;
+	char op[AUTH_TOKEN_LEN + 1], ten[AUTH_TOKEN_LEN + 1], tenant[AUTH_NAME_MAX];
+	int is_op = -1;
+
+	CHECK_EQ(auth_load(&a, dir), 0);
+	CHECK_EQ(auth_create_role(&a, "ops", 1, op), 0);
+	CHECK_EQ(auth_create_role(&a, "carol", 0, ten), 0);
+	CHECK_EQ(auth_check_role(&a, op, tenant, &is_op), 0);
+	CHECK_EQ(is_op, 1);
+	CHECK(!strcmp(tenant, "ops"));
+	CHECK_EQ(auth_check_role(&a, ten, tenant, &is_op), 0);
+	CHECK_EQ(is_op, 0);
+	auth_free(&a);
+
+	CHECK_EQ(auth_load(&a, dir), 0);
+	is_op = -1;
+	CHECK_EQ(auth_check_role(&a, op, tenant, &is_op), 0);
+	CHECK_EQ(is_op, 1);
+	CHECK_EQ(auth_check_role(&a, ten, tenant, &is_op), 0);
+	CHECK_EQ(is_op, 0);
+	/* A bad token is no operator, whatever the caller's variable held. */
+	is_op = 1;
+	CHECK_EQ(auth_check_role(&a, "sbx_nope", tenant, &is_op), -EACCES);
+	CHECK_EQ(is_op, 0);
+	auth_free(&a);
+
+	/* Hand-written file: "operator": "true" (a string) grants nothing. */
+	char path[256];
+	unsigned char h[32];
+	char hex[65];
+	snprintf(path, sizeof(path), "%s/tokens.json", dir);
+	auth_hash(ten, h);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", h[i]);
+	FILE *f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (f) {
+		fprintf(f, "{\"tokens\":[{\"id\":\"x\",\"tenant\":\"carol\","
+			   "\"sha256\":\"%s\",\"operator\":\"true\"}]}", hex);
+		fclose(f);
+	}
+	CHECK_EQ(auth_load(&a, dir), 0);
+	is_op = -1;
+	CHECK_EQ(auth_check_role(&a, ten, tenant, &is_op), 0);
+	CHECK_EQ(is_op, 0);
+	auth_free(&a);
+}
+
 int main(void)
 {
 	check_skip_reason = ""; /* never NULL for -Wformat-overflow */
@@ -81,6 +133,7 @@ int main(void)
 		return 1;
 	TEST(test_hash);
 	TEST(test_tokens);
+	TEST(test_operator);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd))

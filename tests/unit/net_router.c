@@ -33,6 +33,16 @@ static void test_routes(void)
 	CHECK_EQ(r.kind, ROUTE_CONTEXT);
 	CHECK_EQ(route_match("/v1/health", &r), 0);
 	CHECK_EQ(r.kind, ROUTE_HEALTH);
+	CHECK_EQ(route_match("/v1/system", &r), 0);
+	CHECK_EQ(r.kind, ROUTE_SYSTEM);
+	CHECK_EQ(route_match("/v1/system/update?reboot=true", &r), 0);
+	CHECK_EQ(r.kind, ROUTE_SYSTEM_UPDATE);
+	CHECK(!strcmp(r.query, "reboot=true"));
+	CHECK_EQ(route_match("/v1/system/update/", &r), 0);
+	CHECK_EQ(r.kind, ROUTE_SYSTEM_UPDATE);
+	CHECK_EQ(route_match("/v1/system/reboot", &r), -ENOENT);
+	CHECK_EQ(route_match("/v1/system/update/x", &r), -ENOENT);
+	CHECK_EQ(route_match("/v1/systemx", &r), -ENOENT);
 	CHECK_EQ(route_match("/v2/sandboxes", &r), -ENOENT);
 	CHECK_EQ(route_match("/v1/sandboxes/a/nope", &r), -ENOENT);
 	CHECK_EQ(route_match("/v1/sandboxes/a%2Fb", &r), -EINVAL);
