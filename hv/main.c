@@ -47,6 +47,7 @@ static const char usage[] =
 	"  --net-rule TEXT   an egress policy rule, repeatable, applied in order:\n"
 	"                    \"internet on|off\", \"allow|deny CIDR|DOMAIN\",\n"
 	"                    \"alias GUEST_ADDR HOST_ADDR PORT[-PORT]\"\n"
+	"  --help            this text\n"
 	"exit status: 0 guest poweroff, 1 guest reboot or panic, 2 VMM error,\n"
 	"             3 usage, 4 guest crash (triple fault), 5 stopped by signal\n";
 

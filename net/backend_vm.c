@@ -9,6 +9,17 @@
  * virtio-net device behind usernet with the sandbox's egress policy as
  * --net-rule words (sandbox_net_rules), unless the operator said --no-net. The
  * workspace disk outlives the VM, so files survive sleep and restarts.
+ *
+ * Jail: when sbxd runs as root (and not --no-jail), every VMM is jailed
+ * (hv/jail.c) as its own uid and gid, jail_uid_base + a slot number held
+ * while the VM runs, so no two running VMMs share a uid and one cannot
+ * signal or ptrace another. Its chroot is a folder of its own, RUN/KEY/,
+ * holding only its vsock socket: s->sock RUN/KEY.sock becomes RUN/KEY/sock
+ * (the same length, so it still fits sun_path) and guest-initiated
+ * connections ("<sock>_P") resolve inside the jail. The folder is root's,
+ * mode 0711: the jailed VMM can reach its socket names but create nothing.
+ * Disks, console log, /dev/kvm and the listening socket are opened by
+ * sbx-vmm before it drops root, so they need no rights inside the jail.
  */
 #include "net/sandbox.h"
 
@@ -29,6 +40,80 @@
 #include "net/sbxd.h"
 
 #define VM_AGENT_PORT 1024
+#define VM_JAIL_SLOTS 4096 /* most VMs jailed at once */
+#define VM_SOCK_NAME "/sock"
+
+/* Jail slot i (uid and gid jail_uid_base + i) belongs to this sandbox, or
+ * is free (NULL). Held from start to stop. */
+static struct sandbox *vm_jail_owner[VM_JAIL_SLOTS];
+
+static int vm_jailing(struct sbxd *d)
+{
+	return !d->cfg.no_jail && geteuid() == 0;
+}
+
+/* Takes the lowest free slot for s. The uid, or 0 if none is free. */
+static uid_t vm_jail_take(struct sbxd *d, struct sandbox *s)
+{
+	uid_t base = d->cfg.jail_uid_base ? d->cfg.jail_uid_base : SBXD_JAIL_UID_BASE;
+
+	for (unsigned i = 0; i < VM_JAIL_SLOTS; i++) {
+		if (!vm_jail_owner[i]) {
+			vm_jail_owner[i] = s;
+			return base + i;
+		}
+	}
+	return 0;
+}
+
+static void vm_jail_release(struct sandbox *s)
+{
+	for (unsigned i = 0; i < VM_JAIL_SLOTS; i++)
+		if (vm_jail_owner[i] == s)
+			vm_jail_owner[i] = NULL;
+}
+
+/*
+ * Gives the VM's socket a folder of its own (see the top of the file):
+ * RUN/KEY.sock becomes RUN/KEY/sock, once (a later boot finds it moved).
+ * Creates the folder, root's and 0711, and puts its path in dir.
+ * 0 or -errno.
+ */
+static int vm_sock_dir(struct sandbox *s, char *dir, size_t cap)
+{
+	size_t n = strlen(s->sock), k = strlen(VM_SOCK_NAME);
+	struct stat st;
+
+	if (n <= k || n - k >= cap)
+		return -ENAMETOOLONG;
+	if (!strcmp(s->sock + n - k, ".sock"))
+		s->sock[n - k] = '/';
+	else if (strcmp(s->sock + n - k, VM_SOCK_NAME))
+		return -EINVAL;
+	memcpy(dir, s->sock, n - k);
+	dir[n - k] = 0;
+	if (mkdir(dir, 0711) < 0 && errno != EEXIST)
+		return -errno;
+	/* It must be our own real folder, not something planted there. */
+	if (lstat(dir, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+		return -EPERM;
+	return chmod(dir, 0711) < 0 ? -errno : 0;
+}
+
+/* The jail folder of a VM whose socket was moved by vm_sock_dir. */
+static void vm_sock_dir_remove(struct sandbox *s)
+{
+	char dir[sizeof(s->sock)];
+	size_t n = strlen(s->sock), k = strlen(VM_SOCK_NAME);
+
+	if (n <= k || strcmp(s->sock + n - k, VM_SOCK_NAME))
+		return;
+	memcpy(dir, s->sock, n - k);
+	dir[n - k] = 0;
+	rmdir(dir); /* fails, harmlessly, if something else is left in it */
+}
 
 /* Finds the first existing name in the images folder. */
 static int vm_image(struct sbxd *d, const char *const *names, char *out, size_t cap)
@@ -63,8 +148,12 @@ static int vm_prepare(struct sbxd *d, struct sandbox *s)
 		int nul = open("/dev/null", O_RDWR);
 		dup2(nul, 0);
 		dup2(nul, 1);
-		execlp("mkfs.ext4", "mkfs.ext4", "-q", "-F", "-i", "8192", "-L",
-		       "workspace", disk, (char *)NULL);
+		/* Lazy inode tables and journal: the guest kernel zeroes them
+		 * in the background, so creation writes a few MiB, not 20x
+		 * that, while the event loop waits for this child. */
+		execlp("mkfs.ext4", "mkfs.ext4", "-q", "-F", "-i", "8192", "-E",
+		       "lazy_itable_init=1,lazy_journal_init=1", "-L", "workspace",
+		       disk, (char *)NULL);
 		_exit(127);
 	}
 	int st;
@@ -80,6 +169,7 @@ static int vm_start(struct sbxd *d, struct sandbox *s, int *pending)
 					       "guest-initramfs.cpio.gz", NULL };
 	static const char *const rootfss[] = { "rootfs.ext4", "rootfs.img", NULL };
 	char kernel[4200], initrd[4200], rootfs[4200], disk[4200], console[4200];
+	char jail[sizeof(s->sock)];
 	static char rules[SANDBOX_NET_MAX_RULES][SANDBOX_NET_RULE_MAX];
 	const char *rulep[SANDBOX_NET_MAX_RULES];
 
@@ -92,6 +182,11 @@ static int vm_start(struct sbxd *d, struct sandbox *s, int *pending)
 	int have_rootfs = !vm_image(d, rootfss, rootfs, sizeof(rootfs));
 	snprintf(disk, sizeof(disk), "%s/disk.img", s->dir);
 	snprintf(console, sizeof(console), "%s/console.log", s->dir);
+	int rc = vm_sock_dir(s, jail, sizeof(jail));
+	if (rc) {
+		fprintf(stderr, "sbxd: %s: socket folder: %s\n", s->sock, strerror(-rc));
+		return rc;
+	}
 	unlink(s->sock);
 	struct sbx_vmm_config cfg = {
 		.vmm_path = d->cfg.vmm,
@@ -122,9 +217,21 @@ static int vm_start(struct sbxd *d, struct sandbox *s, int *pending)
 		cfg.net_rules = rulep;
 		cfg.n_net_rules = (unsigned)nrules;
 	}
-	int rc = sbx_vmm_spawn(&cfg, &s->vmm);
-	if (rc)
+	if (vm_jailing(d)) {
+		cfg.jail_uid = vm_jail_take(d, s);
+		cfg.jail_gid = (gid_t)cfg.jail_uid;
+		cfg.jail_dir = jail;
+		if (!cfg.jail_uid) {
+			fprintf(stderr, "sbxd: more than %d VMs running: no jail uid left\n",
+				VM_JAIL_SLOTS);
+			return -EAGAIN;
+		}
+	}
+	rc = sbx_vmm_spawn(&cfg, &s->vmm);
+	if (rc) {
+		vm_jail_release(s);
 		return rc;
+	}
 	s->pid = s->vmm.pid;
 	s->pidfd = s->vmm.pidfd;
 	s->ready_fd = s->vmm.ready_fd;
@@ -199,6 +306,8 @@ static void vm_stop(struct sbxd *d, struct sandbox *s)
 	s->pidfd = -1;
 	s->ready_fd = -1;
 	unlink(s->sock);
+	vm_sock_dir_remove(s);
+	vm_jail_release(s); /* the VMM is reaped: its uid may be reused */
 }
 
 static int vm_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)

@@ -6,7 +6,10 @@
 # (nproc in the guest), a workspace file persists across a VM restart, guest
 # reboot and guest poweroff end the VMM with statuses 1 and 0, SIGTERM gives
 # 5, kill -9 leaves no process behind and the socket path is reusable, and a
-# jailed VMM (own uid, chroot, seccomp) still serves the guest.
+# jailed VMM (own uid, chroot, seccomp) still serves the guest, and floods
+# (the guest writing its console flat out; guest → host vsock streams that
+# the host never reads, host- and guest-initiated) leave the VMM's own memory
+# within a bound and the agent answering.
 #
 # Env: SBX_BUILD, SBX_SRC, SBX_IMAGES (vmlinux, initramfs.cpio, rootfs.ext4),
 # SBX_ROOTFS_DEV (the rootfs as a block device inside the host VM, optional).
@@ -14,7 +17,7 @@ set -uo pipefail
 . "$SBX_SRC/tests/lib/check.sh"
 VMM=$SBX_BUILD/bin/sbx-vmm
 IMG=$SBX_IMAGES
-ALL="vmm-boot vmm-ready-fd vmm-boot-bzimage vmm-vsock-stream vmm-vsock-upload vmm-smp-2 vmm-smp-4 vmm-workspace-persists vmm-guest-reboot vmm-guest-poweroff vmm-sigterm vmm-kill9 vmm-jail"
+ALL="vmm-boot vmm-ready-fd vmm-boot-bzimage vmm-vsock-stream vmm-vsock-upload vmm-smp-2 vmm-smp-4 vmm-workspace-persists vmm-guest-reboot vmm-guest-poweroff vmm-sigterm vmm-kill9 vmm-jail vmm-flood-console vmm-flood-vsock"
 skip_all() { for n in $ALL; do skip "$n" "$1"; done; exit 0; }
 [ -x "$VMM" ] || skip_all "sbx-vmm not built"
 for f in vmlinux initramfs.cpio; do [ -e "$IMG/$f" ] || skip_all "no $IMG/$f"; done
@@ -26,8 +29,10 @@ ROOTFS=${SBX_ROOTFS_DEV:-$IMG/rootfs.ext4}
 tmp=$(mktemp -d /tmp/vmm_boot.XXXXXX)
 chmod 755 "$tmp"
 pid=
+bg= # helper processes of the flood cases
 cleanup() {
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	for p in $bg; do kill "$p" 2>/dev/null; done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -125,6 +130,29 @@ if cmd in ("exec", "execcount"):
         elif t == 0x201:
             sys.stderr.write("ERROR %r\n" % body)
             sys.exit(98)
+if cmd == "hold":  # hold PATH N CMD SECONDS: N execs of CMD, output never read
+    conns = []
+    c = sys.argv[4].encode()
+    body = struct.pack("<HI", 1, len(c)) + c
+    for _ in range(int(sys.argv[3])):
+        s = dial(path, 5)
+        s.sendall(struct.pack("<IHH", len(body), 2, 0) + body)
+        conns.append(s)
+    time.sleep(float(sys.argv[5]))
+    print(len(conns))
+if cmd == "sink":  # sink PATH STOPFILE SECONDS: accept, never read, print accepts
+    import os
+    l = socket.socket(socket.AF_UNIX)
+    l.bind(path)
+    l.listen(8)
+    l.settimeout(0.5)
+    held, deadline = [], time.time() + float(sys.argv[4])
+    while time.time() < deadline and not os.path.exists(sys.argv[3]):
+        try:
+            held.append(l.accept()[0])
+        except socket.timeout:
+            pass
+    print(len(held))
 EOF
 
 # start NAME ARGS...: starts sbx-vmm in the background; $pid, $sock, $log.
@@ -322,3 +350,135 @@ if [ "$(id -u)" = 0 ]; then
 else
 	skip vmm-jail "needs root"
 fi
+
+# 8. Floods. The VMM's memory besides guest RAM must stay within a bound
+#    while the guest floods it: the console goes straight to the log fd (no
+#    queue), and guest → host vsock data waits in at most one VSOCK_BUF_ALLOC
+#    (256 KiB) buffer per connection, the credit the VMM grants, so the 8 + 1
+#    unread streams below hold about 2.3 MiB. 16 MiB over the pre-flood value
+#    leaves room for allocator slack and is still far below what a queue
+#    without a bound fills in seconds. Guest-touched RAM is not counted (it
+#    grows with whatever the guest runs, by design, up to --mem): own_kb sums
+#    the Rss of every mapping but guest RAM (/proc/PID/smaps).
+FLOOD_BOUND_KB=$((16 * 1024))
+cat >"$tmp/own.py" <<'EOF'
+import re, sys
+vmas = []
+for line in open("/proc/%s/smaps" % sys.argv[1]):
+    m = re.match(r"^([0-9a-f]+)-([0-9a-f]+) ", line)
+    if m:
+        vmas.append([int(m.group(1), 16), int(m.group(2), 16), 0])
+    elif line.startswith("Rss:"):
+        vmas[-1][2] = int(line.split()[1])
+# guest RAM: adjacent mappings, exactly MEM MiB, around the largest one
+# (kernel and initramfs pages are file mappings laid over parts of it)
+target = int(sys.argv[2]) << 20
+big = max(range(len(vmas)), key=lambda i: vmas[i][1] - vmas[i][0])
+for i in range(big, -1, -1):
+    if i < big and vmas[i][1] != vmas[i + 1][0]:
+        break
+    for j in range(big, len(vmas)):
+        if j > big and vmas[j][0] != vmas[j - 1][1]:
+            break
+        if vmas[j][1] - vmas[i][0] == target:
+            print(sum(v[2] for k, v in enumerate(vmas) if not i <= k <= j))
+            sys.exit(0)
+sys.exit("no guest RAM mapping found")
+EOF
+# bg_drop PID: PID was reaped; its number may belong to someone else now.
+bg_drop() {
+	local p out=
+	for p in $bg; do [ "$p" = "$1" ] || out+=" $p"; done
+	bg=$out
+}
+own_kb() { python3 "$tmp/own.py" "$1" 512; }
+# sample PID STOPFILE OUT: the largest own_kb of PID until STOPFILE exists.
+sample() {
+	local max=0 v
+	while [ ! -e "$2" ]; do
+		v=$(own_kb "$1" 2>/dev/null) || break
+		[ "$v" -gt "$max" ] && max=$v
+		sleep 0.2
+	done
+	echo "$max" >"$3"
+}
+# flood NAME CMD...: runs CMD while sampling; sets $base, $peak, $alive.
+flood() {
+	local name=$1 spid
+	shift
+	base=$(own_kb "$pid")
+	rm -f "$tmp/stop"
+	sample "$pid" "$tmp/stop" "$tmp/$name.peak" &
+	spid=$!
+	bg="$bg $spid"
+	"$@"
+	touch "$tmp/stop"
+	wait "$spid"
+	bg_drop "$spid"
+	peak=$(cat "$tmp/$name.peak")
+	alive=$(kill -0 "$pid" 2>/dev/null && hello 30 && gexec "echo alive")
+}
+# judge NAME: PASS when the VMM lived, the agent answered and peak is bounded.
+judge() {
+	echo "  $1: own memory ${base:-?} KiB before, ${peak:-?} KiB peak (bound +$FLOOD_BOUND_KB KiB)"
+	if [ "$alive" != alive ]; then
+		fail "$1" "$(why "agent did not answer after the flood" flood)"
+	elif [ -z "$base" ] || [ "${peak:-0}" -le 0 ]; then
+		fail "$1" "no memory samples (base '$base', peak '$peak')"
+	elif [ "$peak" -gt $((base + FLOOD_BOUND_KB)) ]; then
+		fail "$1" "own memory grew from $base to $peak KiB"
+	else
+		pass "$1"
+	fi
+}
+# Host-initiated: 8 execs whose output the host never reads. Guest-initiated:
+# a stream to host port 5000, whose listener (sink) never reads.
+vsock_flood() {
+	local hold
+	python3 "$tmp/vsock.py" hold "$sock" 8 "timeout 20 yes 0123456789abcdef" 10 >/dev/null &
+	hold=$!
+	bg="$bg $hold"
+	gexec "timeout 12 python3 -c '
+import socket, time
+for _ in range(20):
+    s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+    try:
+        s.connect((2, 5000))
+        break
+    except OSError:
+        s.close()
+        time.sleep(0.1)
+b = b\"x\" * 65536
+while True:
+    s.send(b)
+'; echo" >/dev/null
+	wait "$hold"
+	bg_drop "$hold"
+}
+
+start flood
+if hello && gexec true >/dev/null; then
+	c0=$(stat -c %s "$log")
+	flood vmm-flood-console gexec "timeout 8 sh -c 'yes 0123456789abcdef >/dev/console'; echo" >/dev/null
+	echo "  console flood: $((($(stat -c %s "$log") - c0) / 1024)) KiB logged"
+	judge vmm-flood-console
+	python3 "$tmp/vsock.py" sink "${sock}_5000" "$tmp/sink.stop" 120 >"$tmp/sink.out" &
+	sink=$!
+	bg="$bg $sink"
+	# the guest connects once: the sink must be listening first
+	for ((i = 0; i < 300; i++)); do [ -S "${sock}_5000" ] && break; sleep 0.1; done
+	flood vmm-flood-vsock vsock_flood
+	touch "$tmp/sink.stop"
+	wait "$sink"
+	bg_drop "$sink"
+	if [ "$(cat "$tmp/sink.out")" != 1 ]; then
+		fail vmm-flood-vsock "the guest's stream to host port 5000 got $(cat "$tmp/sink.out") connections, want 1"
+	else
+		judge vmm-flood-vsock
+	fi
+else
+	fail vmm-flood-console "$(why "no HELLO answer" flood)"
+	fail vmm-flood-vsock "no boot"
+fi
+kill -TERM "$pid"
+finish
