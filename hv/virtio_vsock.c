@@ -184,12 +184,23 @@ static void vsock_notify(struct virtio_mmio *t, int q)
 	vsock_mux_flush(vs);
 }
 
+/*
+ * DRIVER_OK (vCPU thread). Linux fills and kicks the rx queue before it
+ * sets DRIVER_OK, and that kick was dropped (the device was not live), while
+ * host clients may have queued REQUESTs as the guest booted: hand the loop
+ * thread an rx notify so they go out now, not on some later event. Sockets
+ * are not touched here: the vCPU threads' seccomp list has no room for them.
+ */
 static void vsock_activate(struct virtio_mmio *t)
 {
 	struct vsock *vs = t->dev;
+	uint64_t one = 1;
 
 	vs->rx_full = 0;
 	vsock_mux_probe_arm(vs, 1);
+	if (t->kick[VSOCK_RXQ].fd >= 0 &&
+	    write(t->kick[VSOCK_RXQ].fd, &one, sizeof(one)) < 0)
+		return; /* an eventfd write fails only on overflow */
 }
 
 static void vsock_reset(struct virtio_mmio *t)
@@ -211,9 +222,13 @@ static void vsock_config(struct virtio_mmio *t, uint64_t off, uint8_t *data,
 		memcpy(data, cfg + off, len);
 }
 
+/* After each epoll round: under the lock, as a guest reset (vsock_reset,
+ * on a vCPU thread) walks the same connection list. */
 static void vsock_gc_post(struct vm *vm)
 {
+	pthread_mutex_lock(&vm->vsock.t.lock);
 	vsock_gc(&vm->vsock);
+	pthread_mutex_unlock(&vm->vsock.t.lock);
 }
 
 int vsock_init(struct vm *vm, struct vsock *vs, uint64_t cid, const char *path)

@@ -234,7 +234,18 @@ static void mux_host_read(struct vsock_conn *c)
 			room = credit;
 		if (room > VSOCK_MAX_PAYLOAD)
 			room = VSOCK_MAX_PAYLOAD;
-		n = room ? recv(c->fd, vs->scratch, room, MSG_DONTWAIT) : 0;
+		if (!room) {
+			/*
+			 * A buffer with room for the header only: recv() of 0
+			 * bytes would return 0 and read as the host's EOF. Use it
+			 * for a credit update and try the next buffer (each pass
+			 * takes one, so the ring bounds this).
+			 */
+			mux_hdr(c, &h, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
+			vsock_rx_put(vs, &h, NULL, 0);
+			continue;
+		}
+		n = recv(c->fd, vs->scratch, room, MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 			/* Hand the buffer back unused: a zero-length credit update. */
 			mux_hdr(c, &h, VIRTIO_VSOCK_OP_CREDIT_UPDATE);

@@ -33,6 +33,7 @@ static struct vsock *vs;
 static char dir[] = "/tmp/hv_vsock.XXXXXX";
 static char path[90];
 static uint16_t rx_avail, rx_seen, tx_avail, tx_seen;
+static int rx_lazy; /* rx_take leaves refilling to the caller (Linux model) */
 
 static uint64_t qbase(int q) { return 0x10000 + (uint64_t)q * 0x4000; }
 
@@ -98,7 +99,8 @@ static int rx_take(struct vsock_hdr *h, void *payload, uint32_t *len)
 		*len = h->len;
 	if (payload && h->len)
 		memcpy(payload, buf + VSOCK_HDR_LEN, h->len);
-	rx_give(1); /* recycle at once, like the Linux driver */
+	if (!rx_lazy)
+		rx_give(1); /* recycle at once */
 	return 1;
 }
 
@@ -142,25 +144,14 @@ static void unblock_term(void)
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
-static int setup(void)
+/*
+ * The driver's side of initialisation (virtio 1.1, 3.1.1): features, the
+ * three queues, then DRIVER_OK if driver_ok. 0 or -1.
+ */
+static int driver_init(int driver_ok)
 {
-	void *ram = calloc(1, MEMSZ);
 	int q;
 
-	memset(&vm, 0, sizeof(vm));
-	vm.vm_fd = vm.kvm_fd = -1;
-	vm.exit_code = -1;
-	vm.ready_us = -1;
-	vm.cfg.ready_fd = -1;
-	vm.serial.out_fd = -1;
-	mem_wrap(&vm.mem, ram, MEMSZ);
-	if (evloop_init(&vm))
-		return -1;
-	unblock_term();
-	vs = &vm.vsock;
-	if (vsock_init(&vm, vs, 3, path))
-		return -1;
-	rx_avail = rx_seen = tx_avail = tx_seen = 0;
 	reg_w(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
 	reg_w(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
 	reg_w(VIRTIO_MMIO_DRIVER_FEATURES, 1); /* VIRTIO_F_VERSION_1 */
@@ -176,8 +167,33 @@ static int setup(void)
 		reg_w(VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)qbase(q) + 0x2000);
 		reg_w(VIRTIO_MMIO_QUEUE_READY, 1);
 	}
-	reg_w(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-				  VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
+	if (driver_ok)
+		reg_w(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+					  VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
+	return 0;
+}
+
+static int setup(void)
+{
+	void *ram = calloc(1, MEMSZ);
+
+	memset(&vm, 0, sizeof(vm));
+	vm.vm_fd = vm.kvm_fd = -1;
+	vm.exit_code = -1;
+	vm.ready_us = -1;
+	vm.cfg.ready_fd = -1;
+	vm.serial.out_fd = -1;
+	mem_wrap(&vm.mem, ram, MEMSZ);
+	if (evloop_init(&vm))
+		return -1;
+	unblock_term();
+	vs = &vm.vsock;
+	if (vsock_init(&vm, vs, 3, path))
+		return -1;
+	rx_avail = rx_seen = tx_avail = tx_seen = 0;
+	rx_lazy = 0;
+	if (driver_init(1))
+		return -1;
 	rx_give(QSZ - 1);
 	return 0;
 }
@@ -517,6 +533,262 @@ static void test_header_and_credit(void)
 	CHECK(!vsock_rx_fits(0xfffffff0u, 0xfffffff0u - 10, VSOCK_BUF_ALLOC - 9));
 }
 
+/*
+ * Host connect + handshake as the Linux driver answers it; returns the host
+ * socket (non-blocking) and sets *hport, *alloc, *fwd from our REQUEST.
+ */
+static int stream_open(uint32_t gport, uint32_t *hport, uint32_t *alloc,
+		       uint32_t *fwd)
+{
+	struct vsock_hdr h = { 0 }, r;
+	char line[64];
+	int fd = host_connect(path);
+
+	CHECK(fd >= 0);
+	snprintf(line, sizeof(line), "CONNECT %u\n", gport);
+	CHECK(write(fd, line, strlen(line)) == (ssize_t)strlen(line));
+	pump();
+	CHECK(rx_take(&h, NULL, NULL));
+	CHECK_EQ(h.op, VIRTIO_VSOCK_OP_REQUEST);
+	*hport = h.src_port;
+	*alloc = h.buf_alloc;
+	*fwd = h.fwd_cnt;
+	r = ghdr(gport, *hport, VIRTIO_VSOCK_OP_RESPONSE);
+	r.buf_alloc = 256 * 1024;
+	tx_send(&r, NULL, 0);
+	pump();
+	CHECK(recv_to(fd, line, sizeof(line)) > 0);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	return fd;
+}
+
+/*
+ * Guest → host stream (vmm-vsock-stream): the guest sends while our credit
+ * lasts, learning our fwd_cnt only from the packets we put in its rx queue,
+ * and the host reads slowly, so our buffer fills and the host socket says
+ * EAGAIN. Every byte must arrive; a lost credit update stalls it.
+ */
+static void test_stream_to_slow_host(void)
+{
+	static uint8_t chunk[VSOCK_MAX_PAYLOAD];
+	const uint32_t total = 8u << 20;
+	uint32_t hport, alloc, fwd, sent = 0, got = 0;
+	struct vsock_hdr h = { 0 }, r;
+	char buf[16384];
+	int fd, idle = 0;
+
+	CHECK_EQ(setup(), 0);
+	fd = stream_open(1024, &hport, &alloc, &fwd);
+	while (got < total && idle < 2000) {
+		uint32_t credit;
+		int progress = 0;
+		ssize_t n;
+
+		while (rx_take(&h, NULL, NULL)) {
+			CHECK(h.op != VIRTIO_VSOCK_OP_RST);
+			alloc = h.buf_alloc;
+			fwd = h.fwd_cnt;
+		}
+		credit = vsock_peer_free(alloc, fwd, sent);
+		if (sent < total && credit) {
+			uint32_t len = credit < sizeof(chunk) ? credit : sizeof(chunk);
+
+			if (len > total - sent)
+				len = total - sent;
+			r = ghdr(1024, hport, VIRTIO_VSOCK_OP_RW);
+			r.buf_alloc = 256 * 1024;
+			r.len = len;
+			tx_send(&r, chunk, len);
+			sent += len;
+			progress = 1;
+		}
+		n = recv(fd, buf, 1 + (size_t)(rand() % (int)sizeof(buf)), MSG_DONTWAIT);
+		if (n > 0) {
+			got += (uint32_t)n;
+			progress = 1;
+		}
+		evloop_poll(&vm, 0);
+		idle = progress ? 0 : idle + 1;
+	}
+	CHECK_EQ(got, total);
+	close(fd);
+	teardown();
+}
+
+/*
+ * Both directions at once against a guest modelled on Linux 6.1's driver:
+ * it refills the rx queue only when fewer than half its buffers are left
+ * (and kicks then), handles rx in batches of random size, reads what the
+ * host sent at a random pace and sends CREDIT_UPDATE only when its free
+ * space falls under 64 KiB; the host reads and writes at random too. Both
+ * streams must finish.
+ */
+static void test_bidir_linux_guest(void)
+{
+	static uint8_t chunk[VSOCK_MAX_PAYLOAD];
+	const uint32_t total = 4u << 20, galloc = 256 * 1024;
+	uint32_t hport, alloc, fwd, sent = 0, got = 0; /* guest → host */
+	uint32_t hsent = 0, grecv = 0, gfwd = 0, glast = 0; /* host → guest */
+	uint32_t queued = 0;
+	struct vsock_hdr h = { 0 }, r;
+	char buf[16384];
+	int fd, idle = 0, outstanding;
+
+	CHECK_EQ(setup(), 0);
+	fd = stream_open(1025, &hport, &alloc, &fwd);
+	rx_lazy = 1;
+	srand(7);
+	while ((got < total || gfwd < total) && idle < 5000) {
+		int progress = 0, batch = rand() % 6;
+		uint32_t credit;
+		ssize_t n;
+
+		while (batch-- > 0 && rx_take(&h, NULL, NULL)) {
+			CHECK(h.op != VIRTIO_VSOCK_OP_RST);
+			alloc = h.buf_alloc;
+			fwd = h.fwd_cnt;
+			if (h.op == VIRTIO_VSOCK_OP_RW) {
+				CHECK(queued + h.len <= galloc);
+				queued += h.len;
+				grecv += h.len;
+			}
+			progress = 1;
+		}
+		outstanding = (uint16_t)(rx_avail - rx_seen);
+		if (outstanding < (QSZ - 1) / 2)
+			rx_give(QSZ - 1 - outstanding);
+		/* the guest's reader */
+		if (queued && rand() % 3 == 0) {
+			uint32_t take = (uint32_t)rand() % queued + 1;
+
+			queued -= take;
+			gfwd += take;
+			progress = 1;
+			if (galloc - (gfwd - glast) < VSOCK_MAX_PAYLOAD) {
+				r = ghdr(1025, hport, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
+				r.buf_alloc = galloc;
+				r.fwd_cnt = glast = gfwd;
+				tx_send(&r, NULL, 0);
+			}
+		}
+		/* the guest's writer */
+		credit = vsock_peer_free(alloc, fwd, sent);
+		if (sent < total && credit && rand() % 2) {
+			uint32_t len = (uint32_t)rand() % sizeof(chunk) + 1;
+
+			if (len > credit)
+				len = credit;
+			if (len > total - sent)
+				len = total - sent;
+			r = ghdr(1025, hport, VIRTIO_VSOCK_OP_RW);
+			r.buf_alloc = galloc;
+			r.fwd_cnt = glast = gfwd;
+			r.len = len;
+			tx_send(&r, chunk, len);
+			sent += len;
+			progress = 1;
+		}
+		/* the host */
+		n = recv(fd, buf, 1 + (size_t)(rand() % (int)sizeof(buf)), MSG_DONTWAIT);
+		if (n > 0) {
+			got += (uint32_t)n;
+			progress = 1;
+		}
+		if (hsent < total) {
+			size_t len = 1 + (size_t)(rand() % (int)sizeof(buf));
+
+			if (len > total - hsent)
+				len = total - hsent;
+			n = send(fd, buf, len, MSG_DONTWAIT);
+			if (n > 0) {
+				hsent += (uint32_t)n;
+				progress = 1;
+			}
+		}
+		progress |= evloop_poll(&vm, 0) > 0;
+		idle = progress ? 0 : idle + 1;
+	}
+	CHECK_EQ(got, total);
+	CHECK_EQ(grecv, total);
+	close(fd);
+	teardown();
+}
+
+/*
+ * Linux fills and kicks the rx queue before it sets DRIVER_OK (that kick is
+ * dropped: the device is not live yet), and a host client may connect while
+ * the guest still boots. Once DRIVER_OK comes, the queued REQUEST must go
+ * out by itself, not wait for an unrelated event (here no probe timer).
+ */
+static void test_request_queued_before_driver_ok(void)
+{
+	struct vsock_hdr h = { 0 };
+	int fd;
+
+	CHECK_EQ(setup(), 0);
+	reg_w(VIRTIO_MMIO_STATUS, 0); /* the guest resets the device */
+	rx_avail = rx_seen = tx_avail = tx_seen = 0;
+	CHECK_EQ(driver_init(0), 0);
+	rx_give(QSZ - 1);
+	fd = host_connect(path);
+	CHECK(fd >= 0);
+	CHECK_EQ(write(fd, "CONNECT 1024\n", 13), 13);
+	pump();
+	CHECK(!rx_take(&h, NULL, NULL)); /* not live: nothing may be sent */
+	reg_w(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+				  VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
+	pump();
+	CHECK(rx_take(&h, NULL, NULL));
+	CHECK_EQ(h.op, VIRTIO_VSOCK_OP_REQUEST);
+	CHECK_EQ(h.dst_port, 1024);
+	close(fd);
+	teardown();
+}
+
+/*
+ * An rx buffer with room for the header only cannot carry data: it must not
+ * be taken for the host's EOF (a SHUTDOWN that ends the stream to the guest
+ * while the host still sends).
+ */
+static void test_header_only_rx_buffer(void)
+{
+	const uint32_t data = (QSZ - 1) * (RXBUF - VSOCK_HDR_LEN) + 1;
+	uint32_t hport, alloc, fwd, got = 0, len;
+	struct vsock_hdr h = { 0 };
+	static char big[QSZ * RXBUF];
+	int fd, shut = 0;
+
+	CHECK_EQ(setup(), 0);
+	fd = stream_open(1026, &hport, &alloc, &fwd);
+	rx_lazy = 1; /* buffers come back only when this test gives them */
+	/* enough host data to use up every rx buffer the device holds, +1 */
+	CHECK_EQ(send(fd, big, data, 0), (ssize_t)data);
+	pump();
+	while (rx_take(&h, NULL, &len)) {
+		CHECK_EQ(h.op, VIRTIO_VSOCK_OP_RW);
+		got += len;
+	}
+	CHECK_EQ(got, data - 1);
+	/* now a buffer of exactly one header, then a normal one */
+	put_desc(0, rx_avail % QSZ, 0x100000 + (uint64_t)(rx_avail % QSZ) * RXBUF,
+		 VSOCK_HDR_LEN, VRING_DESC_F_WRITE);
+	avail_push(0, rx_avail % QSZ, &rx_avail);
+	reg_w(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	pump();
+	rx_give(1);
+	pump();
+	while (rx_take(&h, NULL, &len)) {
+		if (h.op == VIRTIO_VSOCK_OP_SHUTDOWN)
+			shut = 1;
+		if (h.op == VIRTIO_VSOCK_OP_RW)
+			got += len;
+	}
+	CHECK(!shut);
+	CHECK_EQ(got, data);
+	close(fd);
+	teardown();
+}
+
 int main(void)
 {
 	check_skip_reason = ""; /* no SKIPs here; keeps gcc's format check calm */
@@ -531,6 +803,10 @@ int main(void)
 	TEST(test_guest_connect);
 	TEST(test_hostile_guest);
 	TEST(test_ready_probe);
+	TEST(test_stream_to_slow_host);
+	TEST(test_bidir_linux_guest);
+	TEST(test_request_queued_before_driver_ok);
+	TEST(test_header_only_rx_buffer);
 	unlink(path);
 	rmdir(dir);
 	return check_exit();
