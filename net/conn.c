@@ -398,6 +398,22 @@ void sbxd_defer_free(struct sbxd *d, void *p)
 	d->deferred[d->ndeferred++] = p;
 }
 
+/*
+ * Moves the last write of c later by the loop's stall, but never past now.
+ * The stall is counted over whole batches of callbacks, and a write made
+ * inside one (the agent's bytes queued behind a full socket) already lies
+ * after part of it: moved by all of it, last_write_ms would be in the
+ * future, now - last_write_ms would wrap around, and a download that was
+ * moving would be cut off as a reader that stopped reading.
+ */
+static void conn_forgive_stall(struct conn *c, uint64_t stall, uint64_t now_ms)
+{
+	if (c->last_write_ms + stall > now_ms)
+		c->last_write_ms = now_ms;
+	else
+		c->last_write_ms += stall;
+}
+
 void conn_tick(struct sbxd *d, uint64_t now_ms)
 {
 	for (unsigned i = 0; i < d->ndeferred; i++)
@@ -419,7 +435,7 @@ void conn_tick(struct sbxd *d, uint64_t now_ms)
 		n = c->next;
 		if (c->deadline)
 			c->deadline += stall;
-		c->last_write_ms += stall;
+		conn_forgive_stall(c, stall, now_ms);
 		if (c->deadline && now_ms > c->deadline) {
 			conn_abort(c);
 			continue;

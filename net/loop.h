@@ -31,7 +31,9 @@ struct loop {
 	/* ms spent in batches of callbacks longer than LOOP_STALL_MS since the
 	 * last deadline tick: while they ran, no one else was served. Owners
 	 * of deadlines add it to them in the tick, so a client is never cut
-	 * off for time sbxd itself was stuck. Reset after each such tick. */
+	 * off for time sbxd itself was stuck; a past time (a last write, which
+	 * may lie inside the stall) moves by it at most up to now. Reset
+	 * after each such tick. */
 	uint64_t stalled_ms;
 	void (*tick)(void *arg, uint64_t now_ms);
 	void *tick_arg;

@@ -965,7 +965,10 @@ void sandbox_tick(struct sbxd *d, uint64_t now_ms)
 		}
 		if (!s->running || s->keep_alive || s->busy)
 			continue;
-		if (now_ms - s->last_used_ms >= s->sleep_after_ms) {
+		/* last_used_ms may be a little after now_ms: a call closed
+		 * earlier in this tick (conn_tick) stamped it since. */
+		if (now_ms > s->last_used_ms &&
+		    now_ms - s->last_used_ms >= s->sleep_after_ms) {
 			fprintf(stderr, "sbxd: sandbox %s/%s: idle, going to sleep\n",
 				s->tenant, s->id);
 			sandbox_stop(d, s);
