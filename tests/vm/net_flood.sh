@@ -33,21 +33,14 @@
 # per wave, default 1000; the policy wave makes twice as many).
 set -uo pipefail
 . "$SBX_SRC/tests/lib/check.sh"
+. "$SBX_SRC/tests/lib/vmm.sh"
 VMM=$SBX_BUILD/bin/sbx-vmm
 IMG=$SBX_IMAGES
 N=${SBX_FLOOD_N:-1000}
 MAX_FLOWS=256         # usernet_config_default()
 RSS_BOUND_KB=$((16 << 10)) # besides guest RAM: ~2.5 MiB measured in the flood
 ALL="flood-boot flood-refused-rst flood-limit flood-counted flood-rss flood-alive flood-after flood-neighbour"
-skip_all() { for n in $ALL; do skip "$n" "$1"; done; exit 0; }
-[ -x "$VMM" ] || skip_all "sbx-vmm not built"
-"$VMM" --help | grep -q -- --net || skip_all "sbx-vmm without --net"
-for f in vmlinux initramfs.cpio; do [ -e "$IMG/$f" ] || skip_all "no $IMG/$f"; done
-[ -w /dev/kvm ] || skip_all "no usable /dev/kvm"
-command -v python3 >/dev/null || skip_all "no python3"
-[ "$(id -u)" = 0 ] && command -v unshare >/dev/null || skip_all "needs root and unshare (resolv.conf)"
-ROOTFS=${SBX_ROOTFS_DEV:-$IMG/rootfs.ext4}
-[ -e "$ROOTFS" ] || skip_all "no rootfs"
+vmm_need_net
 
 tmp=$(mktemp -d /tmp/net_flood.XXXXXX)
 fpid='' npid='' srv='' sampler='' loop=''
@@ -58,110 +51,6 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-# ---- the guest protocol client (tests/bench/vm/net.sh extracts it too) ----
-# agent.py hello SOCK TIMEOUT | exec SOCK CMD | loop SOCK OUT STOPFILE [N]
-# SOCK: a VMM's Unix socket (CONNECT 1024) or vsock:CID (QEMU's vhost-vsock).
-cat >"$tmp/agent.py" <<'EOF'
-import os, socket, struct, sys, time
-
-def dial(path, timeout):
-    deadline = time.time() + timeout
-    while True:
-        s = None
-        try:
-            if path.startswith("vsock:"):
-                s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
-                s.settimeout(30)
-                s.connect((int(path[6:]), 1024))
-                return s
-            s = socket.socket(socket.AF_UNIX)
-            s.settimeout(30)
-            s.connect(path)
-            s.sendall(b"CONNECT 1024\n")
-            line = b""
-            while not line.endswith(b"\n"):
-                c = s.recv(1)
-                if not c:
-                    raise OSError("closed before OK")
-                line += c
-            if not line.startswith(b"OK "):
-                raise OSError("bad answer %r" % line)
-            return s
-        except OSError:
-            if s:
-                s.close()
-            if time.time() > deadline:
-                raise
-            time.sleep(0.05)
-
-def recvn(s, n):
-    b = b""
-    while len(b) < n:
-        c = s.recv(n - len(b))
-        if not c:
-            raise OSError("eof")
-        b += c
-    return b
-
-def frame(s):
-    n, t, _ = struct.unpack("<IHH", recvn(s, 8))
-    return t, recvn(s, n)
-
-def run(path, cmd, out):
-    """EXEC cmd; stdout bytes go to out (or are dropped). Returns the code."""
-    s = dial(path, 10)
-    s.settimeout(900)
-    c = cmd.encode()
-    body = struct.pack("<HI", 1, len(c)) + c
-    s.sendall(struct.pack("<IHH", len(body), 2, 0) + body)
-    try:
-        while True:
-            t, body = frame(s)
-            if t == 0x104 and out:
-                out.write(body)
-                out.flush()
-            elif t == 0x203:
-                i, code = 0, 0
-                while i + 6 <= len(body):
-                    tag, n = struct.unpack_from("<HI", body, i)
-                    if tag == 0x10:
-                        code = struct.unpack_from("<i", body, i + 6)[0]
-                    i += 6 + n
-                return code & 255
-            elif t == 0x201:
-                sys.stderr.write("ERROR %r\n" % body)
-                return 98
-    finally:
-        s.close()
-
-op, path = sys.argv[1], sys.argv[2]
-if op == "hello":
-    s = dial(path, float(sys.argv[3]))
-    s.sendall(struct.pack("<IHH", 0, 1, 0))
-    t, body = frame(s)
-    sys.exit(0 if t == 0x200 and b"sbx-init" in body else 1)
-if op == "exec":
-    sys.exit(run(path, sys.argv[3], sys.stdout.buffer))
-if op == "loop":  # `true` until STOPFILE exists (or N times): ms per exec
-    out, stop = sys.argv[3], sys.argv[4]
-    n = int(sys.argv[5]) if len(sys.argv) > 5 else 0
-    bad = done = 0
-    with open(out, "w") as f:
-        while not (n and done >= n) and not (not n and os.path.exists(stop)):
-            t0 = time.monotonic()
-            try:
-                ok = run(path, "true", None) == 0
-            except OSError:
-                ok = False
-            if ok:
-                f.write("%.3f\n" % ((time.monotonic() - t0) * 1000))
-                f.flush()
-            bad += not ok
-            done += 1
-    print("execs %d failed %d" % (done, bad))
-    sys.exit(1 if bad else 0)
-EOF
 
 # ---- the host side: a listener that holds, and one that black-holes ----
 cat >"$tmp/holder.py" <<'EOF'
@@ -316,7 +205,10 @@ start() {
 		--mem "$mem" --net --net-rule "internet off" "$@" 2>"$tmp/$name.stderr" &
 	started_pid=$!
 }
-agent() { python3 "$tmp/agent.py" "$@"; }
+# The guest protocol client, with room for the long waves (10 s to connect,
+# 900 s per read); tests/bench/vm/net.sh uses it the same way.
+AGENT=$SBX_SRC/tests/lib/agent.py
+agent() { python3 "$AGENT" --dial 10 --read 900 "$@"; }
 why() { echo "$1 (console: $(tail -n 3 "$tmp/$2.console" 2>/dev/null | tr '\n' '|'); stderr: $(tail -n 2 "$tmp/$2.stderr" 2>/dev/null | tr '\n' '|'))"; }
 
 start flooder 512 --net-rule "alias 10.0.2.100 127.0.0.1 $HOLD-$CLOSED"

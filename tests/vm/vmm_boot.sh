@@ -15,10 +15,10 @@
 # SBX_ROOTFS_DEV (the rootfs as a block device inside the host VM, optional).
 set -uo pipefail
 . "$SBX_SRC/tests/lib/check.sh"
+. "$SBX_SRC/tests/lib/vmm.sh"
 VMM=$SBX_BUILD/bin/sbx-vmm
 IMG=$SBX_IMAGES
 ALL="vmm-boot vmm-ready-fd vmm-boot-bzimage vmm-vsock-stream vmm-vsock-upload vmm-smp-2 vmm-smp-4 vmm-workspace-persists vmm-guest-reboot vmm-guest-poweroff vmm-sigterm vmm-kill9 vmm-jail vmm-flood-console vmm-flood-vsock"
-skip_all() { for n in $ALL; do skip "$n" "$1"; done; exit 0; }
 [ -x "$VMM" ] || skip_all "sbx-vmm not built"
 for f in vmlinux initramfs.cpio; do [ -e "$IMG/$f" ] || skip_all "no $IMG/$f"; done
 [ -w /dev/kvm ] || skip_all "no usable /dev/kvm"
@@ -38,122 +38,7 @@ cleanup() {
 trap cleanup EXIT
 
 # The host side of the guest protocol over the VMM's vsock socket.
-cat >"$tmp/vsock.py" <<'EOF'
-import socket, struct, sys, time
-
-def dial(path, timeout):
-    deadline = time.time() + timeout
-    while True:
-        try:
-            s = socket.socket(socket.AF_UNIX)
-            s.settimeout(30)
-            s.connect(path)
-            s.sendall(b"CONNECT 1024\n")
-            line = b""
-            while not line.endswith(b"\n"):
-                c = s.recv(1)
-                if not c:
-                    raise OSError("closed before OK")
-                line += c
-            if not line.startswith(b"OK "):
-                raise OSError("bad answer %r" % line)
-            return s
-        except OSError:
-            s.close()
-            if time.time() > deadline:
-                raise
-            time.sleep(0.02)
-
-def recvn(s, n):
-    b = b""
-    while len(b) < n:
-        c = s.recv(n - len(b))
-        if not c:
-            raise OSError("eof")
-        b += c
-    return b
-
-def frame(s):
-    n, t, _ = struct.unpack("<IHH", recvn(s, 8))
-    return t, recvn(s, n)
-
-def tlv(body):
-    out, i = {}, 0
-    while i + 6 <= len(body):
-        tag, n = struct.unpack_from("<HI", body, i)
-        out.setdefault(tag, body[i + 6:i + 6 + n])
-        i += 6 + n
-    return out
-
-cmd, path = sys.argv[1], sys.argv[2]
-if cmd == "hello":
-    s = dial(path, float(sys.argv[3]))
-    s.sendall(struct.pack("<IHH", 0, 1, 0))
-    t, body = frame(s)
-    sys.exit(0 if t == 0x200 and b"sbx-init" in body else 1)
-if cmd == "write":  # write PATH with N zero bytes through FILE_WRITE
-    s = dial(path, 5)
-    p, n = sys.argv[3].encode(), int(sys.argv[4])
-    body = struct.pack("<HI", 6, len(p)) + p
-    s.sendall(struct.pack("<IHH", len(body), 4, 0) + body)
-    chunk = bytes(65536)
-    left = n
-    while left:
-        k = min(left, len(chunk))
-        s.sendall(struct.pack("<IHH", k, 0x100, 0) + chunk[:k])
-        left -= k
-    s.sendall(struct.pack("<IHH", 0, 0x101, 0))
-    t, body = frame(s)
-    size = struct.unpack("<Q", tlv(body).get(0x0b, bytes(8)))[0]
-    print(size if t == 0x200 else "error %r" % body)
-    sys.exit(0)
-if cmd in ("exec", "execcount"):
-    count = cmd == "execcount"
-    total = 0
-    s = dial(path, 5)
-    c = sys.argv[3].encode()
-    body = struct.pack("<HI", 1, len(c)) + c
-    s.sendall(struct.pack("<IHH", len(body), 2, 0) + body)
-    while True:
-        try:
-            t, body = frame(s)
-        except OSError:
-            sys.exit(99)  # the guest went away mid-command (reboot, poweroff)
-        if t == 0x104:
-            total += len(body)
-            if not count:
-                sys.stdout.buffer.write(body)
-        elif t == 0x203:
-            if count:
-                print(total)
-            sys.exit(struct.unpack("<i", tlv(body).get(0x10, b"\0\0\0\0"))[0] & 255)
-        elif t == 0x201:
-            sys.stderr.write("ERROR %r\n" % body)
-            sys.exit(98)
-if cmd == "hold":  # hold PATH N CMD SECONDS: N execs of CMD, output never read
-    conns = []
-    c = sys.argv[4].encode()
-    body = struct.pack("<HI", 1, len(c)) + c
-    for _ in range(int(sys.argv[3])):
-        s = dial(path, 5)
-        s.sendall(struct.pack("<IHH", len(body), 2, 0) + body)
-        conns.append(s)
-    time.sleep(float(sys.argv[5]))
-    print(len(conns))
-if cmd == "sink":  # sink PATH STOPFILE SECONDS: accept, never read, print accepts
-    import os
-    l = socket.socket(socket.AF_UNIX)
-    l.bind(path)
-    l.listen(8)
-    l.settimeout(0.5)
-    held, deadline = [], time.time() + float(sys.argv[4])
-    while time.time() < deadline and not os.path.exists(sys.argv[3]):
-        try:
-            held.append(l.accept()[0])
-        except socket.timeout:
-            pass
-    print(len(held))
-EOF
+AGENT=$SBX_SRC/tests/lib/agent.py
 
 # start NAME ARGS...: starts sbx-vmm in the background; $pid, $sock, $log.
 start() {
@@ -179,8 +64,8 @@ finish() {
 	pid=
 }
 
-hello() { python3 "$tmp/vsock.py" hello "$sock" "${1:-120}"; }
-gexec() { python3 "$tmp/vsock.py" exec "$sock" "$1"; }
+hello() { python3 "$AGENT" hello "$sock" "${1:-120}"; }
+gexec() { python3 "$AGENT" exec "$sock" "$1"; }
 why() { echo "$1 (console: $(tail -n 3 "$log" 2>/dev/null | tr '\n' '|'); stderr: $(tail -n 2 "$tmp/$2.stderr" 2>/dev/null | tr '\n' '|'))"; }
 
 # sbx-init reaches port 0x440 through ioperm(2): the kernel must have it.
@@ -230,7 +115,7 @@ fi
 # 1c. A stream through vsock credit flow control: 32 MiB of guest stdout.
 start stream
 t0=$(date +%s%N)
-out=$(hello && python3 "$tmp/vsock.py" execcount "$sock" "head -c 33554432 /dev/zero")
+out=$(hello && python3 "$AGENT" execcount "$sock" "head -c 33554432 /dev/zero")
 ms=$((($(date +%s%N) - t0) / 1000000))
 if [ "$out" = 33554432 ]; then
 	pass vmm-vsock-stream
@@ -239,7 +124,7 @@ else
 	fail vmm-vsock-stream "$(why "got '$out' bytes" stream)"
 fi
 # and 16 MiB host to guest (FILE_WRITE), read back by size
-out=$(python3 "$tmp/vsock.py" write "$sock" /tmp/sbx-upload 16777216 &&
+out=$(python3 "$AGENT" write "$sock" /tmp/sbx-upload 16777216 &&
 	gexec "wc -c < /tmp/sbx-upload")
 if [ "$out" = "16777216
 16777216" ]; then
@@ -361,37 +246,13 @@ fi
 #    grows with whatever the guest runs, by design, up to --mem): own_kb sums
 #    the Rss of every mapping but guest RAM (/proc/PID/smaps).
 FLOOD_BOUND_KB=$((16 * 1024))
-cat >"$tmp/own.py" <<'EOF'
-import re, sys
-vmas = []
-for line in open("/proc/%s/smaps" % sys.argv[1]):
-    m = re.match(r"^([0-9a-f]+)-([0-9a-f]+) ", line)
-    if m:
-        vmas.append([int(m.group(1), 16), int(m.group(2), 16), 0])
-    elif line.startswith("Rss:"):
-        vmas[-1][2] = int(line.split()[1])
-# guest RAM: adjacent mappings, exactly MEM MiB, around the largest one
-# (kernel and initramfs pages are file mappings laid over parts of it)
-target = int(sys.argv[2]) << 20
-big = max(range(len(vmas)), key=lambda i: vmas[i][1] - vmas[i][0])
-for i in range(big, -1, -1):
-    if i < big and vmas[i][1] != vmas[i + 1][0]:
-        break
-    for j in range(big, len(vmas)):
-        if j > big and vmas[j][0] != vmas[j - 1][1]:
-            break
-        if vmas[j][1] - vmas[i][0] == target:
-            print(sum(v[2] for k, v in enumerate(vmas) if not i <= k <= j))
-            sys.exit(0)
-sys.exit("no guest RAM mapping found")
-EOF
 # bg_drop PID: PID was reaped; its number may belong to someone else now.
 bg_drop() {
 	local p out=
 	for p in $bg; do [ "$p" = "$1" ] || out+=" $p"; done
 	bg=$out
 }
-own_kb() { python3 "$tmp/own.py" "$1" 512; }
+own_kb() { vmm_own_kb "$1" 512; }
 # sample PID STOPFILE OUT: the largest own_kb of PID until STOPFILE exists.
 sample() {
 	local max=0 v
@@ -435,7 +296,7 @@ judge() {
 # a stream to host port 5000, whose listener (sink) never reads.
 vsock_flood() {
 	local hold
-	python3 "$tmp/vsock.py" hold "$sock" 8 "timeout 20 yes 0123456789abcdef" 10 >/dev/null &
+	python3 "$AGENT" hold "$sock" 8 "timeout 20 yes 0123456789abcdef" 10 >/dev/null &
 	hold=$!
 	bg="$bg $hold"
 	gexec "timeout 12 python3 -c '
@@ -462,7 +323,7 @@ if hello && gexec true >/dev/null; then
 	flood vmm-flood-console gexec "timeout 8 sh -c 'yes 0123456789abcdef >/dev/console'; echo" >/dev/null
 	echo "  console flood: $((($(stat -c %s "$log") - c0) / 1024)) KiB logged"
 	judge vmm-flood-console
-	python3 "$tmp/vsock.py" sink "${sock}_5000" "$tmp/sink.stop" 120 >"$tmp/sink.out" &
+	python3 "$AGENT" sink "${sock}_5000" "$tmp/sink.stop" 120 >"$tmp/sink.out" &
 	sink=$!
 	bg="$bg $sink"
 	# the guest connects once: the sink must be listening first

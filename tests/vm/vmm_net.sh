@@ -15,18 +15,11 @@
 # SBX_ROOTFS_DEV (the rootfs as a block device inside the host VM, optional).
 set -uo pipefail
 . "$SBX_SRC/tests/lib/check.sh"
+. "$SBX_SRC/tests/lib/vmm.sh"
 VMM=$SBX_BUILD/bin/sbx-vmm
 IMG=$SBX_IMAGES
 ALL="net-boot net-eth0 net-resolv net-http-small net-http-8m net-upload-8m net-refused net-jail net-none"
-skip_all() { for n in $ALL; do skip "$n" "$1"; done; exit 0; }
-[ -x "$VMM" ] || skip_all "sbx-vmm not built"
-"$VMM" --help | grep -q -- --net || skip_all "sbx-vmm without --net"
-for f in vmlinux initramfs.cpio; do [ -e "$IMG/$f" ] || skip_all "no $IMG/$f"; done
-[ -w /dev/kvm ] || skip_all "no usable /dev/kvm"
-command -v python3 >/dev/null || skip_all "no python3"
-[ "$(id -u)" = 0 ] && command -v unshare >/dev/null || skip_all "needs root and unshare (resolv.conf)"
-ROOTFS=${SBX_ROOTFS_DEV:-$IMG/rootfs.ext4}
-[ -e "$ROOTFS" ] || skip_all "no rootfs"
+vmm_need_net
 
 tmp=$(mktemp -d /tmp/vmm_net.XXXXXX)
 chmod 755 "$tmp"
@@ -64,10 +57,8 @@ port=$((8000 + RANDOM % 900))
 python3 "$tmp/srv.py" "$tmp/www" "$port" &
 http=$!
 
-# The guest protocol over the VMM's vsock socket: hello, exec (as vmm_boot.sh).
-sed -n '/^cat >"\$tmp\/vsock.py" <<.EOF.$/,/^EOF$/p' "$SBX_SRC/tests/vm/vmm_boot.sh" |
-	sed '1d;$d' >"$tmp/vsock.py"
-[ -s "$tmp/vsock.py" ] || skip_all "no vsock client in tests/vm/vmm_boot.sh"
+# The guest protocol over the VMM's vsock socket: hello, exec.
+AGENT=$SBX_SRC/tests/lib/agent.py
 
 start() {
 	local name=$1
@@ -86,8 +77,8 @@ stop() {
 	{ wait "$pid"; } 2>/dev/null
 	pid=
 }
-hello() { python3 "$tmp/vsock.py" hello "$sock" "${1:-120}"; }
-gexec() { python3 "$tmp/vsock.py" exec "$sock" "$1"; }
+hello() { python3 "$AGENT" hello "$sock" "${1:-120}"; }
+gexec() { python3 "$AGENT" exec "$sock" "$1"; }
 why() { echo "$1 (console: $(tail -n 3 "$log" 2>/dev/null | tr '\n' '|'); stderr: $(tail -n 2 "$tmp/$2.stderr" 2>/dev/null | tr '\n' '|'))"; }
 
 start net --net --net-rule "internet off" --net-rule "alias 10.0.2.100 127.0.0.1 8000-8999"

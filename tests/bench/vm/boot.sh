@@ -28,6 +28,7 @@
 # KVM_RUN ("set up in N us" on its stderr), as vmm-setup.
 set -uo pipefail
 . "$SBX_SRC/tests/bench/lib.sh"
+. "$SBX_SRC/tests/lib/vmm.sh"
 IMG=$SBX_IMAGES N=${SBX_BOOT_N:-20} LIMIT=${SBX_BOOT_TIMEOUT:-60} MEM=512
 [ -w /dev/kvm ] && [ -e "$IMG/vmlinux" ] && [ -e "$IMG/initramfs.cpio" ] || {
 	echo "boot bench: no KVM or no guest images" >&2; exit 0; }
@@ -92,42 +93,13 @@ boot_qemu() {
 	reap
 }
 
-# own_rss PID: KiB resident in PID outside guest RAM (see the top).
-own_rss() {
-	python3 - "$1" "$MEM" <<'PY'
-import re, sys
-vmas = []
-for line in open("/proc/%s/smaps" % sys.argv[1]):
-    m = re.match(r"^([0-9a-f]+)-([0-9a-f]+) ", line)
-    if m:
-        vmas.append([int(m.group(1), 16), int(m.group(2), 16), 0])
-    elif line.startswith("Rss:"):
-        vmas[-1][2] = int(line.split()[1])
-target = int(sys.argv[2]) << 20
-big = max(range(len(vmas)), key=lambda i: vmas[i][1] - vmas[i][0])
-guest = None
-i = big
-while guest is None and i >= 0 and (i == big or vmas[i][1] == vmas[i + 1][0]):
-    j = big
-    while j < len(vmas) and (j == big or vmas[j][0] == vmas[j - 1][1]):
-        if vmas[j][1] - vmas[i][0] == target:
-            guest = (i, j)
-            break
-        j += 1
-    i -= 1
-if guest is None:
-    sys.exit("no %d-byte guest RAM run in smaps" % target)
-print(sum(v[2] for k, v in enumerate(vmas) if not guest[0] <= k <= guest[1]))
-PY
-}
-
 # at_ready NAME: samples the VM process $pid at ready: total RSS, RSS
 # outside guest RAM, CPU time (user + system of every thread, the vCPUs'
 # guest time included: it is mostly the guest's boot, the same for both).
 at_ready() {
 	local rss
 	awk '/^VmRSS/ { print $2 }' /proc/$pid/status >>"$tmp/$1-rss.kb"
-	rss=$(own_rss $pid) && echo "$rss" >>"$tmp/$1-own.kb"
+	rss=$(vmm_own_kb $pid $MEM) && echo "$rss" >>"$tmp/$1-own.kb"
 	awk -v t="$TICK" '{ print ($14 + $15) * 1000 / t }' /proc/$pid/stat >>"$tmp/$1-cpu.ms"
 }
 
