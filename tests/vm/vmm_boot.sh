@@ -46,6 +46,9 @@ start() {
 	shift
 	sock=$tmp/$name.sock
 	log=$tmp/$name.console
+	# On the console too: the host VM has wedged inside this script a few
+	# times under load, and its console log is all a post-mortem has.
+	echo "vmm_boot: $name" >/dev/console 2>/dev/null
 	"$VMM" --kernel "$IMG/vmlinux" --initrd "$IMG/initramfs.cpio" --rootfs "$ROOTFS" \
 		--vsock "$sock" --console "$log" --mem 512 "$@" 2>"$tmp/$name.stderr" &
 	pid=$!
