@@ -107,12 +107,12 @@ static int api_discard_body(struct conn *c, const char *data, size_t len)
 	return 0;
 }
 
-static const struct conn_handler api_discard_handler = {
+const struct conn_handler api_discard_handler = {
 	.body = api_discard_body,
 };
 
 /* Replies now; the request body, if any, is read and dropped when small. */
-static void api_error_now(struct conn *c, int status, const char *code,
+void api_error_now(struct conn *c, int status, const char *code,
 			  const char *msg)
 {
 	if (c->req->chunked || (c->req->has_length && c->req->content_length > 65536))

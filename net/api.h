@@ -42,4 +42,10 @@ int preview_dispatch(struct conn *c, const char *host);
 /* Adds the sandbox's env (NAME=VALUE fields) to a request being built. */
 void api_put_env(struct proto_builder *b, struct sandbox *s, json_t *extra);
 
+/* Drops a request body (after an early answer). */
+extern const struct conn_handler api_discard_handler;
+/* Replies now; the request body, if any, is read and dropped when small,
+ * and a large or chunked one closes the connection instead. */
+void api_error_now(struct conn *c, int status, const char *code, const char *msg);
+
 #endif

@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "net/api.h"
 #include "net/sbxd.h"
 
 /* systemd-boot's vendor GUID: the entry it booted, per the Boot Loader
@@ -67,29 +68,6 @@ static int system_is_operator(struct conn *c)
 	if (auth_check_role(&c->d->auth, h, tenant, &op))
 		return 0;
 	return op;
-}
-
-static int system_drop_body(struct conn *c, const char *data, size_t len)
-{
-	(void)c;
-	(void)data;
-	(void)len;
-	return 0;
-}
-
-static const struct conn_handler system_drop_handler = {
-	.body = system_drop_body,
-};
-
-/* Answers before the body was read: a large or chunked one closes the
- * connection rather than being read for nothing. */
-static void system_refuse(struct conn *c, int status, const char *code,
-			  const char *msg)
-{
-	if (c->req->chunked || (c->req->has_length && c->req->content_length > 65536))
-		c->closing = 1;
-	conn_set_handler(c, &system_drop_handler, NULL);
-	conn_reply_error(c, status, code, "%s", msg);
 }
 
 /* Reads a small text file into out (NUL-terminated). 0 or -errno. */
@@ -183,7 +161,7 @@ static void system_info(struct conn *c)
 			      c->d->cfg.update_hook != NULL, "inProgress",
 			      c->d->update_job != NULL);
 	json_object_set_new(j, "bootEntry", entry[0] ? json_string(entry) : json_null());
-	conn_set_handler(c, &system_drop_handler, NULL);
+	conn_set_handler(c, &api_discard_handler, NULL);
 	conn_reply_json(c, 200, j);
 }
 
@@ -393,26 +371,26 @@ static void system_update(struct conn *c)
 	char dir[4096], v[16];
 
 	if (strcmp(c->req->method, "POST")) {
-		system_refuse(c, 405, "method_not_allowed", "use POST with the image as the body");
+		api_error_now(c, 405, "method_not_allowed", "use POST with the image as the body");
 		return;
 	}
 	if (!d->cfg.update_hook) {
-		system_refuse(c, 501, "not_implemented",
+		api_error_now(c, 501, "not_implemented",
 			      "updates are not configured here (sbxd serve --update-hook); "
 			      "a developer install updates by rebuilding");
 		return;
 	}
 	if (d->update_job) {
-		system_refuse(c, 409, "conflict", "another update is being received");
+		api_error_now(c, 409, "conflict", "another update is being received");
 		return;
 	}
 	if (c->req->has_length && c->req->content_length > SYSTEM_UPDATE_MAX) {
-		system_refuse(c, 413, "too_large", "update image over 256 MiB");
+		api_error_now(c, 413, "too_large", "update image over 256 MiB");
 		return;
 	}
 	struct sys_update *u = calloc(1, sizeof(*u));
 	if (!u) {
-		system_refuse(c, 503, "unavailable", "out of memory");
+		api_error_now(c, 503, "unavailable", "out of memory");
 		return;
 	}
 	u->d = d;
@@ -427,13 +405,13 @@ static void system_update(struct conn *c)
 	if (mkdir(dir, 0700) && errno != EEXIST) {
 		u->fd = -1;
 		free(u);
-		system_refuse(c, 500, "internal", "cannot create the update folder");
+		api_error_now(c, 500, "internal", "cannot create the update folder");
 		return;
 	}
 	u->fd = open(u->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (u->fd < 0) {
 		free(u);
-		system_refuse(c, 500, "internal", "cannot create the update file");
+		api_error_now(c, 500, "internal", "cannot create the update file");
 		return;
 	}
 	d->update_job = u;
@@ -443,7 +421,7 @@ static void system_update(struct conn *c)
 void api_system(struct conn *c)
 {
 	if (!system_is_operator(c)) {
-		system_refuse(c, 403, "forbidden", "an operator token is required");
+		api_error_now(c, 403, "forbidden", "an operator token is required");
 		return;
 	}
 	if (c->route.kind == ROUTE_SYSTEM_UPDATE) {
@@ -451,7 +429,7 @@ void api_system(struct conn *c)
 		return;
 	}
 	if (strcmp(c->req->method, "GET") && strcmp(c->req->method, "HEAD")) {
-		system_refuse(c, 405, "method_not_allowed", "use GET");
+		api_error_now(c, 405, "method_not_allowed", "use GET");
 		return;
 	}
 	system_info(c);
