@@ -10,8 +10,14 @@
  * single-label domain (*.localhost), so for such a domain each preview host
  * name asked for by SNI gets a leaf certificate issued on the fly and
  * cached; clients that trust cert.pem trust those. struct tls_conn is one
- * connection over
- * a non-blocking socket. Single-threaded; keys are wiped when freed.
+ * connection over a non-blocking socket. Once its handshake is done, the
+ * application data records are no longer mbedTLS's: tls.c takes the key
+ * block (mbedTLS's key export callback) and the sequence numbers and hands
+ * them to net/tls_record.c, which does the AEAD with OpenSSL's libcrypto,
+ * many times faster than mbedTLS 2.28's record cipher. mbedTLS keeps the
+ * handshake, certificates, session tickets and cache; a connection the
+ * record layer cannot take (none with our suites) stays on mbedTLS.
+ * Single-threaded; keys are wiped when freed.
  */
 #ifndef SBX_NET_TLS_H
 #define SBX_NET_TLS_H
@@ -26,6 +32,8 @@
 #include <mbedtls/ssl_cache.h>
 #include <mbedtls/ssl_ticket.h>
 #include <mbedtls/x509_crt.h>
+
+#include "net/tls_record.h"
 
 #define TLS_LEAF_CACHE 64
 
@@ -49,15 +57,26 @@ struct tls_server {
 	char domain[256];
 	struct tls_leaf leaves[TLS_LEAF_CACHE];
 	unsigned long long clock;
+	/* The connection whose handshake step is running: the key export
+	 * callback's context is per configuration, so it finds it here. */
+	struct tls_conn *hs_conn;
+	int record_fast; /* 1: tls_record.c takes over after handshakes */
 };
 
 struct tls_conn {
-	mbedtls_ssl_context ssl;
+	mbedtls_ssl_context ssl; /* freed (zeroed) once rec has taken over */
+	struct tls_server *ts;
 	int fd;
 	int handshake_done;
 	/* Length of a record mbedtls_ssl_write() encrypted but could not send
 	 * yet (WANT_WRITE); the next write must repeat exactly this length. */
 	size_t wpending;
+	/* The key block exported during the handshake, until rec takes it. */
+	unsigned char kb[2 * 32 + 2 * 12];
+	size_t kb_keylen, kb_ivlen;
+	int kb_set;
+	int fast; /* rec carries the application data, not ssl */
+	struct tls_record rec;
 };
 
 /*
@@ -97,7 +116,7 @@ ssize_t tls_conn_read(struct tls_conn *tc, void *buf, size_t len);
  * large as before; no more than the pending record's length is consumed.
  */
 ssize_t tls_conn_write(struct tls_conn *tc, const void *buf, size_t len);
-/* Plaintext bytes already decrypted and waiting in mbedTLS. */
+/* Plaintext bytes already decrypted and waiting (in rec or mbedTLS). */
 size_t tls_conn_pending(struct tls_conn *tc);
 /* Sends close_notify (best effort). */
 void tls_conn_close_notify(struct tls_conn *tc);
