@@ -201,10 +201,19 @@ int sbx_vmm_poll(struct sbx_vmm *vmm)
 }
 
 /* Signals the VMM's process group (it made its own), else the process. */
-static void sup_kill(pid_t pid, int sig)
+static int sup_kill(pid_t pid, int sig)
 {
-	if (kill(-pid, sig) < 0)
-		kill(pid, sig);
+	if (kill(-pid, sig) < 0 && kill(pid, sig) < 0)
+		return -errno;
+	return 0;
+}
+
+int sbx_vmm_signal(struct sbx_vmm *vmm, int sig)
+{
+	/* Not reaped means the pid (and its group) cannot have been reused. */
+	if (vmm->pid <= 0 || vmm->status != -1)
+		return -ESRCH;
+	return sup_kill(vmm->pid, sig);
 }
 
 int sbx_vmm_stop(struct sbx_vmm *vmm, unsigned grace_ms)

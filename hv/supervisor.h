@@ -91,8 +91,17 @@ int sbx_vmm_spawn(const struct sbx_vmm_config *cfg, struct sbx_vmm *vmm);
 int sbx_vmm_poll(struct sbx_vmm *vmm);
 
 /*
+ * Sends sig (SIGTERM: stop the guest and exit; SIGKILL) to the VMM's process
+ * group, unless it was reaped already (its pid may belong to another process
+ * by then). Does not wait: the pidfd becomes readable when it exits, then
+ * sbx_vmm_poll() reaps it. Returns 0, -ESRCH once reaped, or -errno.
+ */
+int sbx_vmm_signal(struct sbx_vmm *vmm, int sig);
+
+/*
  * Stops the VMM: SIGTERM to its process group, wait up to grace_ms, then
- * SIGKILL and wait.
+ * SIGKILL and wait. For a caller that may block (sbxd's shutdown): an event
+ * loop uses sbx_vmm_signal() and the pidfd instead.
  * Blocks up to grace_ms plus the kill. Returns 0 with vmm->status set,
  * or -errno. Does not close the fds (sbx_vmm_close does).
  */

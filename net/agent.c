@@ -134,20 +134,31 @@ static void agent_on_event(struct loop_watch *w, uint32_t events)
 	}
 }
 
-int agent_call_open(struct sbxd *d, struct sandbox *s, void *arg,
-		    struct agent_call **out)
+struct agent_call *agent_call_new(struct sbxd *d, struct sandbox *s, void *arg)
 {
-	if (s->busy >= AGENT_MAX_PER_SANDBOX)
-		return -EAGAIN;
 	struct agent_call *a = calloc(1, sizeof(*a));
 
 	if (!a)
-		return -ENOMEM;
+		return NULL;
 	a->d = d;
 	a->s = s;
 	a->arg = arg;
 	a->w.fd = -1;
 	a->w.cb = agent_on_event;
+	a->waiting = 1;
+	return a;
+}
+
+int agent_call_open(struct sbxd *d, struct sandbox *s, void *arg,
+		    struct agent_call **out)
+{
+	if (s->busy >= AGENT_MAX_PER_SANDBOX)
+		return -EAGAIN;
+	struct agent_call *a = agent_call_new(d, s, arg);
+
+	if (!a)
+		return -ENOMEM;
+	a->waiting = 0;
 	int fd = sandbox_dial(d, s, a);
 	if (fd == -EINPROGRESS) {
 		a->waiting = 1;

@@ -54,6 +54,10 @@ struct agent_call {
  */
 int agent_call_open(struct sbxd *d, struct sandbox *s, void *arg,
 		    struct agent_call **out);
+/* A call of s with no connection yet (waiting), for sandbox.c to dial
+ * itself (the guest's sync before a stop). The caller counts it in s->busy
+ * (agent_call_close() releases it). NULL when out of memory. */
+struct agent_call *agent_call_new(struct sbxd *d, struct sandbox *s, void *arg);
 /* Queues a built frame. 0 or -errno. */
 int agent_call_send(struct agent_call *a, const void *frame, size_t len);
 /* Queues a data frame of type (DATA, STDIN) with raw bytes, cut in chunks. */

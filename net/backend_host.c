@@ -9,7 +9,9 @@
  * ready_fd is a timerfd ticking every HOST_POLL_MS, and on each tick
  * check_ready() tries to connect to the agent's socket, until it answers
  * or HOST_START_MS pass. An agent that exits first is noticed through its
- * pidfd (sandbox.c). The event loop serves other requests meanwhile.
+ * pidfd (sandbox.c). The event loop serves other requests meanwhile. A stop
+ * is the loop's too: signal() sends SIGTERM (SIGKILL after a grace) to the
+ * agent's process group, reap() collects it once its pidfd says it exited.
  */
 #include "net/sandbox.h"
 
@@ -166,11 +168,49 @@ static int host_dial(struct sbxd *d, struct sandbox *s)
 	return host_connect(s->sock);
 }
 
+static void host_signal(struct sbxd *d, struct sandbox *s, int sig)
+{
+	if (s->pid <= 0) /* reaped: the pid may be anyone's now */
+		return;
+	kill(-s->pid, sig);
+	kill(s->pid, sig);
+}
+
+/* What an agent leaves behind once reaped. */
+static void host_reaped(struct sandbox *s)
+{
+	if (s->pidfd >= 0)
+		close(s->pidfd);
+	s->pidfd = -1;
+	s->pid = 0;
+	if (s->ready_fd >= 0)
+		close(s->ready_fd);
+	s->ready_fd = -1;
+	if (s->sock[0])
+		unlink(s->sock);
+}
+
+static int host_reap(struct sbxd *d, struct sandbox *s, int *status)
+{
+	int st = 0;
+
+	if (s->pid > 0) {
+		pid_t r = waitpid(s->pid, &st, WNOHANG);
+		if (r == 0)
+			return 0;
+		if (r < 0)
+			st = W_EXITCODE(127, 0);
+	}
+	*status = st;
+	host_reaped(s);
+	return 1;
+}
+
+/* sbxd's shutdown: SIGTERM, up to 2 s, SIGKILL, all waited for. */
 static void host_stop(struct sbxd *d, struct sandbox *s)
 {
 	if (s->pid > 0) {
-		kill(-s->pid, SIGTERM);
-		kill(s->pid, SIGTERM);
+		host_signal(d, s, SIGTERM);
 		int st;
 		int done = 0;
 		for (int i = 0; i < 200 && !done; i++) {
@@ -182,19 +222,11 @@ static void host_stop(struct sbxd *d, struct sandbox *s)
 			nanosleep(&ts, NULL);
 		}
 		if (!done) {
-			kill(-s->pid, SIGKILL);
-			kill(s->pid, SIGKILL);
+			host_signal(d, s, SIGKILL);
 			waitpid(s->pid, &st, 0);
 		}
 	}
-	if (s->pidfd >= 0)
-		close(s->pidfd);
-	s->pidfd = -1;
-	s->pid = 0;
-	if (s->ready_fd >= 0)
-		close(s->ready_fd);
-	s->ready_fd = -1;
-	unlink(s->sock);
+	host_reaped(s);
 }
 
 static int host_rm(const char *path, const struct stat *st, int flag,
@@ -219,6 +251,8 @@ const struct backend_ops backend_host = {
 	.prepare = host_prepare,
 	.start = host_start,
 	.dial = host_dial,
+	.signal = host_signal,
+	.reap = host_reap,
 	.stop = host_stop,
 	.destroy = host_destroy,
 };

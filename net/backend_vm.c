@@ -1,11 +1,17 @@
 /*
  * net/backend_vm.c: the VM backend: one sbx-vmm per running sandbox.
  *
- * At creation the workspace disk is a sparse file formatted with mkfs.ext4.
+ * At creation the workspace disk is a sparse file, marked new (DISK_NEW).
  * start() spawns sbx-vmm through hv/supervisor.h with the guest kernel,
  * initramfs and rootfs of the images folder and returns at once: the event
  * loop watches vmm.ready_fd for the guest's READY (requests wait meanwhile,
- * others are served); dial() is vsock_dial(sock, 1024). Each VM gets a
+ * others are served); dial() is vsock_dial(sock, 1024). The first boot of a
+ * new disk takes a step before: start() runs mkfs.ext4 as a child (s->prep)
+ * whose exit the loop watches, then is called again for the VMM. A disk is
+ * formatted only while it is marked new and has no ext4 superblock yet, so
+ * a workspace is never formatted twice; the mark goes once it has one.
+ * Stops are the loop's too (sandbox.c): signal() sends SIGTERM or SIGKILL,
+ * reap() collects the VMM once its pidfd says it exited. Each VM gets a
  * virtio-net device behind usernet with the sandbox's egress policy as
  * --net-rule words (sandbox_net_rules), unless the operator said --no-net. The
  * workspace disk outlives the VM, so files survive sleep and restarts.
@@ -27,11 +33,13 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,6 +50,8 @@
 #define VM_AGENT_PORT 1024
 #define VM_JAIL_SLOTS 4096 /* most VMs jailed at once */
 #define VM_SOCK_NAME "/sock"
+#define DISK_NEW "disk.new" /* beside disk.img: made, not formatted yet */
+#define EXT4_MAGIC_OFF 1080   /* s_magic: superblock at 1024, field at 56 */
 
 /* Jail slot i (uid and gid jail_uid_base + i) belongs to this sandbox, or
  * is free (NULL). Held from start to stop. */
@@ -126,12 +136,57 @@ static int vm_image(struct sbxd *d, const char *const *names, char *out, size_t 
 	return -ENOENT;
 }
 
+/* STATE/sandboxes/KEY/name into out. */
+static void vm_path(struct sandbox *s, const char *name, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/%s", s->dir, name);
+}
+
+/* Has the workspace disk an ext4 superblock (mkfs.ext4 writes it last)? */
+static int vm_disk_has_fs(const char *disk)
+{
+	unsigned char m[2] = { 0, 0 };
+	int fd = open(disk, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	ssize_t n = pread(fd, m, sizeof(m), EXT4_MAGIC_OFF);
+	close(fd);
+	return n == 2 && m[0] == 0x53 && m[1] == 0xef;
+}
+
+/*
+ * Must the workspace disk be formatted before it boots? Only when it is
+ * marked new and has no file system yet (a mkfs that was cut short). A
+ * disk with one loses its mark here: from then on nothing formats it.
+ */
+static int vm_disk_needs_mkfs(struct sandbox *s)
+{
+	char mark[4200], disk[4200];
+
+	vm_path(s, DISK_NEW, mark, sizeof(mark));
+	vm_path(s, "disk.img", disk, sizeof(disk));
+	if (access(mark, F_OK))
+		return 0;
+	if (!vm_disk_has_fs(disk))
+		return 1;
+	unlink(mark);
+	return 0;
+}
+
+/* The workspace: a sparse disk.img, marked new (the mark first: a disk
+ * without a mark is never formatted). Fast: mkfs waits for the first boot. */
 static int vm_prepare(struct sbxd *d, struct sandbox *s)
 {
-	char disk[4200];
+	char disk[4200], mark[4200];
 
-	snprintf(disk, sizeof(disk), "%s/disk.img", s->dir);
-	int fd = open(disk, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	vm_path(s, DISK_NEW, mark, sizeof(mark));
+	vm_path(s, "disk.img", disk, sizeof(disk));
+	int fd = open(mark, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	fd = open(disk, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	uint64_t mib = d->cfg.disk_mib ? d->cfg.disk_mib : 4096;
@@ -141,6 +196,19 @@ static int vm_prepare(struct sbxd *d, struct sandbox *s)
 		return e;
 	}
 	close(fd);
+	return 0;
+}
+
+/*
+ * The boot step before the first boot: mkfs.ext4 of the new disk as a child
+ * (s->prep), whose pidfd the loop watches; vm_reap() collects it. Without
+ * pidfds (old kernels) it is waited for here, as sbxd once did. 0 or -errno.
+ */
+static int vm_mkfs_start(struct sandbox *s, int *pending)
+{
+	char disk[4200];
+
+	vm_path(s, "disk.img", disk, sizeof(disk));
 	pid_t pid = fork();
 	if (pid < 0)
 		return -errno;
@@ -148,17 +216,30 @@ static int vm_prepare(struct sbxd *d, struct sandbox *s)
 		int nul = open("/dev/null", O_RDWR);
 		dup2(nul, 0);
 		dup2(nul, 1);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		/* Lazy inode tables and journal: the guest kernel zeroes them
-		 * in the background, so creation writes a few MiB, not 20x
-		 * that, while the event loop waits for this child. */
+		 * in the background, so the first boot writes a few MiB, not
+		 * 20x that, before the VMM can start. */
 		execlp("mkfs.ext4", "mkfs.ext4", "-q", "-F", "-i", "8192", "-E",
 		       "lazy_itable_init=1,lazy_journal_init=1", "-L", "workspace",
 		       disk, (char *)NULL);
 		_exit(127);
 	}
-	int st;
-	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
-		return -EIO;
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0) {
+		int st;
+		if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+			return -EIO;
+		return 1; /* formatted: go on to the VMM */
+	}
+	fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+	s->prep = 1;
+	s->pid = pid;
+	s->pidfd = pidfd;
+	s->ready_fd = -1;
+	*pending = 1;
 	return 0;
 }
 
@@ -177,6 +258,11 @@ static int vm_start(struct sbxd *d, struct sandbox *s, int *pending)
 		fprintf(stderr, "sbxd: no guest kernel in %s\n",
 			d->cfg.images ? d->cfg.images : "(no --images)");
 		return -ENOENT;
+	}
+	if (vm_disk_needs_mkfs(s)) {
+		int rc = vm_mkfs_start(s, pending);
+		if (rc <= 0)
+			return rc;
 	}
 	int have_initrd = !vm_image(d, initrds, initrd, sizeof(initrd));
 	int have_rootfs = !vm_image(d, rootfss, rootfs, sizeof(rootfs));
@@ -232,6 +318,7 @@ static int vm_start(struct sbxd *d, struct sandbox *s, int *pending)
 		vm_jail_release(s);
 		return rc;
 	}
+	s->prep = 0;
 	s->pid = s->vmm.pid;
 	s->pidfd = s->vmm.pidfd;
 	s->ready_fd = s->vmm.ready_fd;
@@ -263,9 +350,8 @@ static int vm_dial(struct sbxd *d, struct sandbox *s)
 
 /*
  * Asks the guest to write its page cache to the workspace disk before the
- * VMM is stopped: what user code wrote with ordinary writes is otherwise
- * still in guest memory, and a sleep would lose it. A bounded, blocking
- * exchange (sync on an idle guest takes milliseconds); on any failure the
+ * VMM is stopped at sbxd's shutdown: a bounded, blocking exchange (the
+ * loop's stops do the same asynchronously, sandbox.c). On any failure the
  * stop goes ahead (the guest may be gone already).
  */
 static void vm_flush(struct sandbox *s)
@@ -295,19 +381,78 @@ static void vm_flush(struct sandbox *s)
 	close(fd);
 }
 
-static void vm_stop(struct sbxd *d, struct sandbox *s)
+static void vm_signal(struct sbxd *d, struct sandbox *s, int sig)
 {
-	if (s->pid > 0 && s->running && !s->starting)
-		vm_flush(s);
-	if (s->pid > 0)
-		sbx_vmm_stop(&s->vmm, 3000);
+	if (s->prep) {
+		if (s->pid > 0)
+			kill(s->pid, sig); /* mkfs, not reaped yet; its mark stays */
+		return;
+	}
+	sbx_vmm_signal(&s->vmm, sig);
+}
+
+/* What a VMM leaves behind once reaped: fds, socket, jail slot. */
+static void vm_reaped(struct sandbox *s)
+{
 	sbx_vmm_close(&s->vmm);
 	s->pid = 0;
 	s->pidfd = -1;
 	s->ready_fd = -1;
-	unlink(s->sock);
-	vm_sock_dir_remove(s);
+	if (s->sock[0]) {
+		unlink(s->sock);
+		vm_sock_dir_remove(s);
+	}
 	vm_jail_release(s); /* the VMM is reaped: its uid may be reused */
+}
+
+static int vm_reap(struct sbxd *d, struct sandbox *s, int *status)
+{
+	if (s->prep) {
+		char disk[4200];
+		int st;
+		pid_t r = waitpid(s->pid, &st, WNOHANG);
+		if (r == 0)
+			return 0;
+		if (r < 0)
+			st = W_EXITCODE(127, 0);
+		close(s->pidfd);
+		s->pid = 0;
+		s->pidfd = -1;
+		/* a mkfs that says yes but left no file system would run forever */
+		vm_path(s, "disk.img", disk, sizeof(disk));
+		if (WIFEXITED(st) && !WEXITSTATUS(st) && !vm_disk_has_fs(disk))
+			st = W_EXITCODE(1, 0);
+		*status = st;
+		return 1;
+	}
+	int r = sbx_vmm_poll(&s->vmm);
+	if (r == 0)
+		return 0;
+	*status = r > 0 ? s->vmm.status : W_EXITCODE(SBX_VMM_EXIT_ERROR, 0);
+	vm_reaped(s);
+	return 1;
+}
+
+static void vm_stop(struct sbxd *d, struct sandbox *s)
+{
+	if (s->prep) {
+		int st;
+		if (s->pid > 0) {
+			kill(s->pid, SIGKILL);
+			waitpid(s->pid, &st, 0);
+		}
+		if (s->pidfd >= 0)
+			close(s->pidfd);
+		s->prep = 0;
+		s->pid = 0;
+		s->pidfd = -1;
+		return;
+	}
+	if (s->pid > 0 && s->running && !s->starting && s->sock[0])
+		vm_flush(s);
+	if (s->pid > 0)
+		sbx_vmm_stop(&s->vmm, 3000);
+	vm_reaped(s);
 }
 
 static int vm_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -328,10 +473,14 @@ static int vm_destroy(struct sbxd *d, struct sandbox *s)
 
 const struct backend_ops backend_vm = {
 	.name = "vm",
+	.flush = 1,
+	.boot_retry = 1,
 	.prepare = vm_prepare,
 	.start = vm_start,
 	.check_ready = vm_check_ready,
 	.dial = vm_dial,
+	.signal = vm_signal,
+	.reap = vm_reap,
 	.stop = vm_stop,
 	.destroy = vm_destroy,
 };

@@ -2,11 +2,22 @@
  * net/sandbox.c: the sandbox table, its file, and start/sleep/stop.
  *
  * Theory of operation: sandboxes are created stopped. sandbox_dial() boots
- * one through the backend when needed (bounded wait, on the loop thread) and
- * opens an agent connection; every open connection counts as busy. The tick
- * puts a sandbox to sleep once it has been idle (not busy) for sleepAfter,
- * unless keepAlive. The backend's pidfd tells when a runtime died on its own:
- * the sandbox is marked stopped (crashed) and the next request boots it.
+ * one through the backend when needed and opens an agent connection; every
+ * open connection counts as busy. Nothing here waits: a boot (starting) is
+ * watched through the backend's ready_fd and pidfd, calls wait in s->waiters
+ * meanwhile. The tick puts a sandbox to sleep once it has been idle (not
+ * busy) for sleepAfter, unless keepAlive: a stop (stopping) asks the guest
+ * to sync (SANDBOX_STOP_FLUSH, an agent call dialed like any other), sends
+ * SIGTERM (SANDBOX_STOP_TERM) and SIGKILL after SANDBOX_TERM_MS; the pidfd
+ * says when it is gone and sandbox_reap() collects it. Calls that arrive
+ * during a stop wait too, and boot it again once it is reaped. The pidfd
+ * also tells when a runtime died on its own: before it was ever ready, a VM
+ * is booted once more (a guest crash under load) before its waiters fail;
+ * after, the sandbox is marked stopped (crashed) and the next request boots.
+ * A sandbox destroyed while its runtime runs leaves the table at once, its
+ * folder moved to STATE/trash (a new one of the same id starts clean), and
+ * is freed once the runtime is reaped. sbxd's own shutdown stops every
+ * sandbox with the backend's blocking stop(): nothing else is served then.
  *
  * Dialing a VM: the backend's dial() (vsock_dial) waits for the VMM's "OK"
  * line with the loop blocked, up to seconds when guests are busy, and every
@@ -21,6 +32,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stddef.h>
@@ -36,6 +49,7 @@
 
 #include <mbedtls/sha256.h>
 
+#include "guest/proto.h"
 #include "hv/vsock_line.h"
 #include "net/agent.h"
 #include "net/sbxd.h"
@@ -496,6 +510,22 @@ int sandbox_table_save(struct sbxd *d)
 	return rename(tmp, d->table.path) ? -errno : 0;
 }
 
+static int sandbox_rm_one(const char *path, const struct stat *st, int flag,
+			  struct FTW *ftw)
+{
+	if (flag == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+/* rm -rf path. */
+static void sandbox_rm_tree(const char *path)
+{
+	nftw(path, sandbox_rm_one, 32, FTW_DEPTH | FTW_PHYS);
+}
+
 int sandbox_table_load(struct sbxd *d)
 {
 	json_error_t jerr;
@@ -511,6 +541,11 @@ int sandbox_table_load(struct sbxd *d)
 		snprintf(dir, sizeof(dir), "%s", d->cfg.run_dir);
 	else
 		snprintf(dir, sizeof(dir), "%s/run", d->cfg.state_dir);
+	mkdir(dir, 0700);
+	/* Folders of sandboxes destroyed while they ran (sandbox_to_trash) that
+	 * an earlier sbxd had no time to remove. */
+	snprintf(dir, sizeof(dir), "%s/trash", d->cfg.state_dir);
+	sandbox_rm_tree(dir);
 	mkdir(dir, 0700);
 	if (access(d->table.path, F_OK))
 		return 0;
@@ -599,105 +634,6 @@ int sandbox_create(struct sbxd *d, const char *tenant, const char *id,
 	rc = sandbox_table_save(d);
 	*out = s;
 	return rc;
-}
-
-static void sandbox_unwatch(struct sbxd *d, struct sandbox *s)
-{
-	if (s->pid_w.fd >= 0)
-		loop_del(&d->loop, &s->pid_w);
-	s->pid_w.fd = -1;
-}
-
-static void sandbox_unwatch_ready(struct sbxd *d, struct sandbox *s)
-{
-	if (s->ready_w.fd >= 0)
-		loop_del(&d->loop, &s->ready_w);
-	s->ready_w.fd = -1;
-}
-
-/* Fails every call waiting for the boot (they answer 503). */
-static void sandbox_fail_waiters(struct sandbox *s, int err)
-{
-	while (s->waiters) {
-		struct agent_call *a = s->waiters;
-		s->waiters = a->next_wait;
-		a->next_wait = NULL;
-		agent_call_fail(a, err);
-	}
-}
-
-static void sandbox_vsock_expire(struct sbxd *d, struct sandbox *s, uint64_t now_ms, int err);
-
-void sandbox_stop(struct sbxd *d, struct sandbox *s)
-{
-	sandbox_vsock_expire(d, s, 0, -EPIPE); /* none may outlive s */
-	if (!s->running && !s->starting)
-		return;
-	sandbox_unwatch(d, s);
-	sandbox_unwatch_ready(d, s);
-	d->backend->stop(d, s);
-	s->running = 0;
-	s->crashed = 0;
-	if (s->starting) {
-		s->starting = 0;
-		sandbox_fail_waiters(s, -ECHILD);
-	}
-}
-
-int sandbox_destroy(struct sbxd *d, struct sandbox *s)
-{
-	sandbox_stop(d, s);
-	d->backend->destroy(d, s);
-	for (struct sandbox **pp = &d->table.head; *pp; pp = &(*pp)->next) {
-		if (*pp == s) {
-			*pp = s->next;
-			d->table.count--;
-			break;
-		}
-	}
-	sandbox_free(s);
-	return sandbox_table_save(d);
-}
-
-void sandbox_table_fini(struct sbxd *d)
-{
-	struct sandbox *s = d->table.head, *n;
-
-	for (; s; s = n) {
-		n = s->next;
-		sandbox_stop(d, s);
-		sandbox_free(s);
-	}
-	d->table.head = NULL;
-}
-
-/* The runtime's pidfd became readable: it exited without being asked. */
-static void sandbox_on_exit(struct loop_watch *w, uint32_t events)
-{
-	struct sandbox *s = (struct sandbox *)((char *)w - offsetof(struct sandbox, pid_w));
-	struct sbxd *d = s->d;
-
-	fprintf(stderr, "sbxd: sandbox %s/%s: runtime exited unexpectedly\n",
-		s->tenant, s->id);
-	sandbox_unwatch(d, s);
-	sandbox_unwatch_ready(d, s);
-	d->backend->stop(d, s); /* reaps and closes */
-	s->running = 0;
-	s->crashed = 1;
-	sandbox_vsock_expire(d, s, 0, -EPIPE);
-	if (s->starting) {
-		s->starting = 0;
-		sandbox_fail_waiters(s, -ECHILD);
-	}
-}
-
-static void sandbox_watch_exit(struct sbxd *d, struct sandbox *s)
-{
-	if (s->pidfd >= 0) {
-		s->pid_w.fd = s->pidfd;
-		s->pid_w.cb = sandbox_on_exit;
-		loop_add(&d->loop, &s->pid_w, EPOLLIN);
-	}
 }
 
 /* --- asynchronous vsock dial (VM backend) ------------------------------ */
@@ -851,19 +787,334 @@ static int sandbox_dial_running(struct sbxd *d, struct sandbox *s, struct agent_
 	return fd;
 }
 
+
+/* --- lifecycle: boot, exit, stop ----------------------------------------- */
+
+static void sandbox_on_exit(struct loop_watch *w, uint32_t events);
+static void sandbox_on_ready(struct loop_watch *w, uint32_t events);
+
+static void sandbox_unwatch(struct sbxd *d, struct sandbox *s)
+{
+	if (s->pid_w.fd >= 0)
+		loop_del(&d->loop, &s->pid_w);
+	s->pid_w.fd = -1;
+}
+
+static void sandbox_unwatch_ready(struct sbxd *d, struct sandbox *s)
+{
+	if (s->ready_w.fd >= 0)
+		loop_del(&d->loop, &s->ready_w);
+	s->ready_w.fd = -1;
+}
+
+/* Watches the pidfd of the runtime (or boot step) of s and, with ready,
+ * its ready_fd while it boots. Without a pidfd (old kernels) the tick polls
+ * a stop. */
+static void sandbox_watch(struct sbxd *d, struct sandbox *s, int ready)
+{
+	if (s->pidfd >= 0 && s->pid_w.fd < 0) {
+		s->pid_w.fd = s->pidfd;
+		s->pid_w.cb = sandbox_on_exit;
+		if (loop_add(&d->loop, &s->pid_w, EPOLLIN))
+			s->pid_w.fd = -1;
+	}
+	if (ready && s->starting && s->ready_fd >= 0 && s->ready_w.fd < 0) {
+		s->ready_w.fd = s->ready_fd;
+		s->ready_w.cb = sandbox_on_ready;
+		if (loop_add(&d->loop, &s->ready_w, EPOLLIN))
+			s->ready_w.fd = -1;
+	}
+}
+
+/* Fails every waiting call (they answer 503). */
+static void sandbox_fail_waiters(struct sandbox *s, int err)
+{
+	while (s->waiters) {
+		struct agent_call *a = s->waiters;
+		s->waiters = a->next_wait;
+		a->next_wait = NULL;
+		agent_call_fail(a, err);
+	}
+}
+
+/* A boot that calls were waiting for could not start: said in the log,
+ * and to them as "could not boot" (-ECHILD). */
+static void sandbox_boot_failed(struct sandbox *s, const char *what, int rc)
+{
+	fprintf(stderr, "sbxd: sandbox %s/%s: %s: %s\n", s->tenant, s->id, what,
+		strerror(-rc));
+	s->starting = 0;
+	sandbox_fail_waiters(s, -ECHILD);
+}
+
+/* Starts the next step of a boot (struct backend_ops: a step such as mkfs,
+ * or the runtime) and watches it. 0 or -errno (nothing runs then). */
+static int sandbox_boot_step(struct sbxd *d, struct sandbox *s)
+{
+	int pending = 0;
+
+	s->start_deadline_ms = 0;
+	int rc = d->backend->start(d, s, &pending);
+	if (rc) {
+		s->starting = 0;
+		return rc;
+	}
+	if (pending) {
+		s->starting = 1;
+		if (!s->start_deadline_ms) /* the backend may set its own */
+			s->start_deadline_ms = loop_now_ms() + SANDBOX_BOOT_MS;
+	} else {
+		s->starting = 0;
+		s->running = 1;
+	}
+	sandbox_watch(d, s, 1);
+	return 0;
+}
+
+/* Boots a stopped sandbox: a new boot attempt. 0 or -errno. */
+static int sandbox_boot(struct sbxd *d, struct sandbox *s)
+{
+	s->crashed = 0;
+	s->boot_retried = 0;
+	s->default_ctx[0][0] = s->default_ctx[1][0] = 0;
+	return sandbox_boot_step(d, s);
+}
+
+/* The phase after the guest's sync: SIGTERM, SIGKILL at the deadline. */
+static void sandbox_stop_term(struct sbxd *d, struct sandbox *s)
+{
+	s->stop_phase = SANDBOX_STOP_TERM;
+	s->stop_deadline_ms = loop_now_ms() + SANDBOX_TERM_MS;
+	d->backend->signal(d, s, SIGTERM);
+}
+
+/* Ends the guest's sync, answered or not, and goes on to SIGTERM. */
+static void sandbox_flush_end(struct sbxd *d, struct sandbox *s)
+{
+	struct agent_call *a = s->flush;
+
+	if (!a)
+		return;
+	s->flush = NULL;
+	agent_call_close(a);
+	if (s->stopping && s->stop_phase == SANDBOX_STOP_FLUSH)
+		sandbox_stop_term(d, s);
+}
+
+static void sandbox_flush_on_frame(struct agent_call *a, const struct proto_frame *f)
+{
+	struct sandbox *s = a->arg;
+
+	if (s->flush == a && (f->type == PROTO_EXIT || f->type == PROTO_ERROR))
+		sandbox_flush_end(s->d, s);
+}
+
+static void sandbox_flush_on_close(struct agent_call *a, int err)
+{
+	struct sandbox *s = a->arg;
+
+	if (s->flush == a)
+		sandbox_flush_end(s->d, s);
+}
+
+/*
+ * Asks the guest to write its page cache to the workspace disk, as
+ * PROTO_EXEC "sync", through the asynchronous vsock dial: what user code
+ * wrote with ordinary writes is otherwise still in guest memory, and a
+ * sleep would lose it. The answer (or SANDBOX_FLUSH_MS) ends the phase.
+ * 0, or -errno when it could not even start.
+ */
+static int sandbox_flush_start(struct sbxd *d, struct sandbox *s)
+{
+	uint8_t buf[PROTO_HDR_LEN + 64];
+	struct proto_builder b;
+	struct agent_call *a = agent_call_new(d, s, s);
+
+	if (!a)
+		return -ENOMEM;
+	a->on_frame = sandbox_flush_on_frame;
+	a->on_close = sandbox_flush_on_close;
+	s->busy++; /* agent_call_close() releases it */
+	proto_build_begin(&b, buf, sizeof(buf), PROTO_EXEC);
+	proto_put_str(&b, PT_ARG, "sync");
+	proto_put_u32(&b, PT_TIMEOUT_MS, (uint32_t)SANDBOX_FLUSH_MS);
+	int n = proto_build_end(&b);
+	int rc = n > 0 ? agent_call_send(a, buf, (size_t)n) : -EINVAL;
+	if (!rc)
+		rc = sandbox_vsock_start(d, s, a);
+	if (rc) {
+		a->on_close = NULL;
+		agent_call_close(a);
+		return rc;
+	}
+	s->flush = a;
+	s->stop_phase = SANDBOX_STOP_FLUSH;
+	s->stop_deadline_ms = loop_now_ms() + SANDBOX_FLUSH_MS;
+	return 0;
+}
+
+/*
+ * Begins to stop the runtime of s (running or booting): with flush, the
+ * guest syncs first. Waiting calls of a boot are failed with -ECHILD.
+ * Returns at once; sandbox_on_exit() ends the stop.
+ */
+static void sandbox_halt(struct sbxd *d, struct sandbox *s, int flush)
+{
+	sandbox_vsock_expire(d, s, 0, -EPIPE); /* none may outlive the runtime */
+	if (s->stopping || (!s->running && !s->starting))
+		return;
+	sandbox_unwatch_ready(d, s);
+	flush = flush && s->running && d->backend->flush;
+	if (s->starting) {
+		s->starting = 0;
+		sandbox_fail_waiters(s, -ECHILD);
+	}
+	s->running = 0;
+	s->crashed = 0;
+	s->stopping = 1;
+	if (flush && !sandbox_flush_start(d, s))
+		return;
+	sandbox_stop_term(d, s);
+}
+
+void sandbox_stop(struct sbxd *d, struct sandbox *s)
+{
+	sandbox_halt(d, s, 1);
+}
+
+/* Forgets s for good: its runtime is gone. Frees it after the batch. */
+static void sandbox_bury(struct sbxd *d, struct sandbox *s)
+{
+	for (struct sandbox **pp = &d->table.dying; *pp; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	}
+	sandbox_fail_waiters(s, -ENOENT);
+	int rc = d->backend->destroy(d, s);
+	if (rc)
+		fprintf(stderr, "sbxd: %s: %s\n", s->dir, strerror(-rc));
+	json_decref(s->env);
+	json_decref(s->limits);
+	json_decref(s->network);
+	sbxd_defer_free(d, s); /* later events of this batch may name its watches */
+}
+
+/* The runtime of s is reaped and the stop done: a destroyed sandbox goes,
+ * calls that came meanwhile boot it again. */
+static void sandbox_stopped(struct sbxd *d, struct sandbox *s)
+{
+	s->stopping = 0;
+	s->stop_phase = 0;
+	sandbox_flush_end(d, s);
+	if (s->doomed) {
+		sandbox_bury(d, s);
+		return;
+	}
+	if (!s->waiters)
+		return;
+	int rc = sandbox_boot(d, s);
+	if (rc)
+		sandbox_boot_failed(s, "boot after a stop failed", rc);
+}
+
+/* A boot that died before it was ready: boot it once more, or give up. */
+static void sandbox_boot_died(struct sbxd *d, struct sandbox *s, int status)
+{
+	const char *how;
+	int code = sbx_vmm_exit_decode(status, &how);
+	int again = d->backend->boot_retry && s->waiters && !s->boot_retried &&
+		    (code == SBX_VMM_EXIT_CRASH || code == SBX_VMM_EXIT_REBOOT);
+
+	if (!d->backend->boot_retry) /* an agent's own exit status */
+		how = WIFEXITED(status) ? "exit status" : "killed by signal";
+	fprintf(stderr, "sbxd: sandbox %s/%s: its %s exited before it was ready (%s %d)%s\n",
+		s->tenant, s->id, d->backend->boot_retry ? "VM" : "agent", how,
+		WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+		again ? ": booting it again"
+		      : s->boot_retried ? ", the second time: giving up" : "");
+	if (again) {
+		s->boot_retried = 1;
+		int rc = sandbox_boot_step(d, s);
+		if (rc)
+			sandbox_boot_failed(s, "boot again failed", rc);
+		return;
+	}
+	s->starting = 0;
+	s->crashed = 1;
+	sandbox_fail_waiters(s, -ECHILD);
+}
+
+/* The runtime (or boot step) of s exited, with wait status: asked to
+ * (a stop), as a step of the boot, or on its own. */
+static void sandbox_exited(struct sbxd *d, struct sandbox *s, int status)
+{
+	int prep = s->prep;
+
+	s->prep = 0;
+	if (s->stopping) {
+		sandbox_stopped(d, s);
+		return;
+	}
+	if (s->starting && prep) {
+		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+			sandbox_boot_failed(s, "formatting its workspace failed", -EIO);
+			return;
+		}
+		int rc = sandbox_boot_step(d, s);
+		if (rc)
+			sandbox_boot_failed(s, "boot failed", rc);
+		return;
+	}
+	if (s->starting) {
+		sandbox_boot_died(d, s, status);
+		return;
+	}
+	fprintf(stderr, "sbxd: sandbox %s/%s: runtime exited unexpectedly\n",
+		s->tenant, s->id);
+	s->running = 0;
+	s->crashed = 1;
+	sandbox_vsock_expire(d, s, 0, -EPIPE);
+}
+
+/* Reaps the runtime of s if it exited (its fds leave the loop first).
+ * 1 if it did, 0 while it runs. */
+static int sandbox_reap(struct sbxd *d, struct sandbox *s)
+{
+	int watched = s->ready_w.fd >= 0, status = 0;
+
+	sandbox_unwatch(d, s);
+	sandbox_unwatch_ready(d, s);
+	if (d->backend->reap(d, s, &status) == 0) {
+		sandbox_watch(d, s, watched);
+		return 0;
+	}
+	sandbox_exited(d, s, status);
+	return 1;
+}
+
+/* The pidfd of the runtime became readable: it exited. */
+static void sandbox_on_exit(struct loop_watch *w, uint32_t events)
+{
+	struct sandbox *s = (struct sandbox *)((char *)w - offsetof(struct sandbox, pid_w));
+
+	if (w->fd >= 0) /* else an event of this batch for a watch ended in it */
+		sandbox_reap(s->d, s);
+}
+
 /* The boot finished (or failed): connect the waiting calls. */
 static void sandbox_booted(struct sbxd *d, struct sandbox *s, int rc)
 {
 	sandbox_unwatch_ready(d, s);
-	s->starting = 0;
 	if (rc < 0) {
 		fprintf(stderr, "sbxd: sandbox %s/%s: boot failed: %s\n", s->tenant,
 			s->id, strerror(-rc));
-		sandbox_unwatch(d, s);
-		d->backend->stop(d, s);
 		sandbox_fail_waiters(s, rc);
+		sandbox_halt(d, s, 0);
 		return;
 	}
+	s->starting = 0;
 	s->running = 1;
 	s->last_used_ms = loop_now_ms();
 	while (s->waiters) {
@@ -884,40 +1135,126 @@ static void sandbox_on_ready(struct loop_watch *w, uint32_t events)
 {
 	struct sandbox *s = (struct sandbox *)((char *)w - offsetof(struct sandbox, ready_w));
 	struct sbxd *d = s->d;
-	int rc = d->backend->check_ready(d, s);
 
+	if (w->fd < 0 || !s->starting)
+		return; /* an event of this batch for a watch ended in it */
+	int rc = d->backend->check_ready(d, s);
 	if (rc == 0)
 		return;
+	if (rc == -ECHILD && s->pid_w.fd >= 0) {
+		/* exiting: its pidfd tells how (sandbox_on_exit) */
+		sandbox_unwatch_ready(d, s);
+		return;
+	}
 	sandbox_booted(d, s, rc > 0 ? 0 : rc);
+}
+
+/* Moves the folder of a destroyed sandbox whose runtime still runs to
+ * STATE/trash, and forgets its socket, so a new sandbox of the same id
+ * starts clean while the old runtime is stopped. 0 or -errno. */
+static int sandbox_to_trash(struct sbxd *d, struct sandbox *s)
+{
+	char trash[sizeof(s->dir)];
+	static unsigned seq;
+	int n = snprintf(trash, sizeof(trash), "%s/trash/%s.%u", d->cfg.state_dir,
+			 s->key, ++seq);
+
+	if (n < 0 || (size_t)n >= sizeof(trash))
+		return -ENAMETOOLONG;
+	if (rename(s->dir, trash) < 0)
+		return -errno;
+	memcpy(s->dir, trash, (size_t)n + 1);
+	unlink(s->sock); /* the old runtime keeps its socket open, unnamed */
+	s->sock[0] = 0;
+	return 0;
+}
+
+int sandbox_destroy(struct sbxd *d, struct sandbox *s)
+{
+	for (struct sandbox **pp = &d->table.head; *pp; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			d->table.count--;
+			break;
+		}
+	}
+	int rc = sandbox_table_save(d);
+	s->next = d->table.dying;
+	d->table.dying = s;
+	s->doomed = 1;
+	if (!s->running && !s->starting && !s->stopping) {
+		sandbox_bury(d, s);
+		return rc;
+	}
+	int e = sandbox_to_trash(d, s);
+	if (e) {
+		/* cannot move it aside: stop it here and now, as sbxd did once */
+		fprintf(stderr, "sbxd: sandbox %s/%s: to trash: %s\n", s->tenant, s->id,
+			strerror(-e));
+		sandbox_unwatch(d, s);
+		sandbox_unwatch_ready(d, s);
+		sandbox_vsock_expire(d, s, 0, -EPIPE);
+		sandbox_flush_end(d, s);
+		s->running = 0; /* no sync: its files go */
+		d->backend->stop(d, s);
+		s->running = s->starting = s->stopping = 0;
+		sandbox_bury(d, s);
+		return rc;
+	}
+	if (s->stopping)
+		sandbox_flush_end(d, s); /* no need to keep its files now */
+	else
+		sandbox_halt(d, s, 0);
+	return rc;
+}
+
+/* Stops s and waits (sbxd's shutdown: nothing else is served now). */
+static void sandbox_fini_one(struct sbxd *d, struct sandbox *s)
+{
+	sandbox_vsock_expire(d, s, 0, -EPIPE);
+	sandbox_unwatch(d, s);
+	sandbox_unwatch_ready(d, s);
+	if (s->flush) {
+		struct agent_call *a = s->flush;
+		s->flush = NULL;
+		agent_call_close(a);
+	}
+	if (s->running || s->starting || s->stopping)
+		d->backend->stop(d, s);
+	s->running = s->starting = s->stopping = 0;
+	if (s->doomed)
+		d->backend->destroy(d, s);
+	sandbox_free(s);
+}
+
+void sandbox_table_fini(struct sbxd *d)
+{
+	struct sandbox *s, *n;
+
+	for (s = d->table.head; s; s = n) {
+		n = s->next;
+		sandbox_fini_one(d, s);
+	}
+	for (s = d->table.dying; s; s = n) {
+		n = s->next;
+		sandbox_fini_one(d, s);
+	}
+	d->table.head = d->table.dying = NULL;
 }
 
 int sandbox_dial(struct sbxd *d, struct sandbox *s, struct agent_call *a)
 {
 	int rc;
 
-	if (!s->running && !s->starting) {
-		int pending = 0;
-		s->start_deadline_ms = 0;
-		rc = d->backend->start(d, s, &pending);
+	if (!s->running && !s->starting && !s->stopping) {
+		rc = sandbox_boot(d, s);
 		if (rc)
 			return rc;
-		s->crashed = 0;
-		s->default_ctx[0][0] = s->default_ctx[1][0] = 0;
-		sandbox_watch_exit(d, s);
-		if (pending) {
-			s->starting = 1;
-			if (!s->start_deadline_ms) /* the backend may set its own */
-				s->start_deadline_ms = loop_now_ms() + SANDBOX_BOOT_MS;
-			s->ready_w.fd = s->ready_fd;
-			s->ready_w.cb = sandbox_on_ready;
-			loop_add(&d->loop, &s->ready_w, EPOLLIN);
-		} else {
-			s->running = 1;
-		}
 	}
 	s->busy++;
 	s->last_used_ms = loop_now_ms();
-	if (s->starting) {
+	if (s->starting || s->stopping) {
+		/* wait: for the boot, or for the stop and then a boot */
 		a->next_wait = s->waiters;
 		s->waiters = a;
 		return -EINPROGRESS;
@@ -952,9 +1289,44 @@ void sandbox_release(struct sbxd *d, struct sandbox *s)
 	s->last_used_ms = loop_now_ms();
 }
 
+/* The deadlines of a stop: the guest's sync, then SIGTERM's grace. */
+static void sandbox_stop_tick(struct sbxd *d, struct sandbox *s, uint64_t now_ms)
+{
+	s->stop_deadline_ms += d->loop.stalled_ms;
+	if (s->pid_w.fd < 0 && sandbox_reap(d, s))
+		return; /* no pidfd: polled */
+	if (now_ms <= s->stop_deadline_ms)
+		return;
+	switch (s->stop_phase) {
+	case SANDBOX_STOP_FLUSH:
+		fprintf(stderr, "sbxd: sandbox %s/%s: the guest did not sync in %llu ms; "
+			"stopping it anyway\n", s->tenant, s->id,
+			(unsigned long long)SANDBOX_FLUSH_MS);
+		sandbox_flush_end(d, s);
+		break;
+	case SANDBOX_STOP_TERM:
+		fprintf(stderr, "sbxd: sandbox %s/%s: still running %llu ms after SIGTERM: "
+			"SIGKILL\n", s->tenant, s->id, (unsigned long long)SANDBOX_TERM_MS);
+		s->stop_phase = SANDBOX_STOP_KILL;
+		d->backend->signal(d, s, SIGKILL);
+		break;
+	}
+}
+
 void sandbox_tick(struct sbxd *d, uint64_t now_ms)
 {
-	for (struct sandbox *s = d->table.head; s; s = s->next) {
+	struct sandbox *s, *n;
+
+	for (s = d->table.dying; s; s = n) {
+		n = s->next; /* s may be buried */
+		if (s->stopping)
+			sandbox_stop_tick(d, s, now_ms);
+	}
+	for (s = d->table.head; s; s = s->next) {
+		if (s->stopping) {
+			sandbox_stop_tick(d, s, now_ms);
+			continue;
+		}
 		/* a boot is not charged for time the loop was stuck (loop.h) */
 		if (s->starting)
 			s->start_deadline_ms += d->loop.stalled_ms;

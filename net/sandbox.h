@@ -7,7 +7,14 @@
  * every change; the runtime part (is it running, its pidfd, busy count) is
  * rebuilt on start: after an sbxd restart every sandbox is stopped and boots
  * again on first use, its workspace intact. A backend (host processes or
- * VMs, see backend.h) starts, dials and stops them. Single-threaded.
+ * VMs, see struct backend_ops) starts, dials and stops them. Single-threaded.
+ *
+ * Lifecycle, never waited for on the loop: stopped -> starting (the backend
+ * boots it, maybe in steps: mkfs, then the VMM) -> running -> stopping (the
+ * guest syncs, SIGTERM, SIGKILL after a grace; its pidfd says when it is
+ * gone) -> stopped. Calls that arrive while it starts or stops wait (in
+ * s->waiters) and are connected once it runs. A VM that exits before it was
+ * ever ready is booted once more before its waiters are failed.
  */
 #ifndef SBX_NET_SANDBOX_H
 #define SBX_NET_SANDBOX_H
@@ -23,6 +30,8 @@
 #define SANDBOX_MAX_PORTS 32
 #define SANDBOX_DEFAULT_SLEEP_MS 600000ULL
 #define SANDBOX_BOOT_MS 120000ULL /* longest asynchronous boot */
+#define SANDBOX_FLUSH_MS 5000ULL  /* longest wait for the guest's sync at a stop */
+#define SANDBOX_TERM_MS 3000ULL   /* SIGTERM to SIGKILL at a stop */
 
 struct sbxd;
 struct sbxd_config;
@@ -60,40 +69,68 @@ struct sandbox {
 	struct sbx_vmm vmm;
 	unsigned busy;        /* agent calls open or waiting */
 	int starting;         /* booting asynchronously (see ready_w) */
+	int prep;             /* starting: pid is a step before the runtime (mkfs) */
+	int boot_retried;     /* this boot already booted a dead VM again */
 	int ready_fd;
 	struct loop_watch ready_w;
 	uint64_t start_deadline_ms;
-	struct agent_call *waiters; /* calls waiting for the boot */
+	struct agent_call *waiters; /* calls waiting for a boot or a stop */
 	struct sandbox_vsock_dial *dials; /* calls waiting for the VMM's "OK" */
 	uint64_t last_used_ms;
 	int crashed;          /* last stop was not asked for */
+	int stopping;         /* a stop is under way: stop_phase, until reaped */
+	int stop_phase;       /* SANDBOX_STOP_FLUSH, _TERM or _KILL */
+	uint64_t stop_deadline_ms; /* of the phase */
+	struct agent_call *flush;  /* the guest's sync (SANDBOX_STOP_FLUSH) */
+	int doomed;           /* destroyed: in table.dying until reaped */
 	char default_ctx[2][64]; /* runCode without a context: python, javascript */
 };
+
+enum { SANDBOX_STOP_FLUSH = 1, SANDBOX_STOP_TERM, SANDBOX_STOP_KILL };
 
 struct sandbox_table {
 	char path[4096];
 	struct sandbox *head;
 	unsigned count;
+	/* Destroyed while their runtime still ran: unlisted, their folder in
+	 * STATE/trash, freed once the runtime is reaped. */
+	struct sandbox *dying;
 };
 
-/* The backend interface: one per kind of sandbox runtime. */
+/*
+ * The backend interface: one per kind of sandbox runtime. None of these
+ * waits, but stop() (sbxd's own shutdown) and the file work of prepare()
+ * and destroy().
+ */
 struct backend_ops {
 	const char *name;
-	/* At creation: make the workspace (folder or disk). 0 or -errno. */
+	int flush;      /* ask the guest to sync before a stop that keeps files */
+	int boot_retry; /* boot once more a runtime that crashed before ready */
+	/* At creation: make the workspace (folder or disk). Fast. 0 or -errno. */
 	int (*prepare)(struct sbxd *d, struct sandbox *s);
-	/* Boots the sandbox. Either waits (bounded) until the agent answers
-	 * and returns 0, or sets *pending and s->ready_fd (readable when
-	 * check_ready can tell) and returns 0 at once; then it may set
-	 * s->start_deadline_ms (else SANDBOX_BOOT_MS from now applies).
-	 * Sets s->pid/pidfd. 0 or -errno. */
+	/* Boots the sandbox. Either the agent answers already (returns 0), or
+	 * sets *pending and s->ready_fd (readable when check_ready can tell)
+	 * and returns 0 at once; then it may set s->start_deadline_ms (else
+	 * SANDBOX_BOOT_MS from now applies). Sets s->pid/pidfd. A boot may
+	 * take a step first (mkfs of a new disk): then s->prep is set, pid and
+	 * pidfd are that step's child, there is no ready_fd, and once reap()
+	 * found it exited with status 0, start() is called again. 0 or -errno. */
 	int (*start)(struct sbxd *d, struct sandbox *s, int *pending);
-	/* With *pending: 1 ready, 0 not yet, -errno failed to boot. */
+	/* With *pending: 1 ready, 0 not yet, -ECHILD the runtime is exiting
+	 * (reap() tells how), other -errno failed to boot. */
 	int (*check_ready)(struct sbxd *d, struct sandbox *s);
 	/* A new connection to the agent (blocking fd). fd or -errno. */
 	int (*dial)(struct sbxd *d, struct sandbox *s);
-	/* Stops a running sandbox (bounded wait). */
+	/* Sends sig to the runtime (or step) of s, if it is not reaped yet. */
+	void (*signal)(struct sbxd *d, struct sandbox *s, int sig);
+	/* Reaps the runtime (or step) of s if it exited: then closes its fds,
+	 * removes its socket (unless s->sock is ""), frees what it held, and
+	 * returns 1 with *status a wait status. 0 while it runs. Its fds must
+	 * be out of the loop first. */
+	int (*reap)(struct sbxd *d, struct sandbox *s, int *status);
+	/* Stops it and waits (bounded): sbxd's own shutdown only. */
 	void (*stop)(struct sbxd *d, struct sandbox *s);
-	/* Removes the workspace of a stopped sandbox. 0 or -errno. */
+	/* Removes the workspace (s->dir) of a stopped sandbox. 0 or -errno. */
 	int (*destroy)(struct sbxd *d, struct sandbox *s);
 };
 
@@ -133,7 +170,10 @@ void sandbox_net_disable(struct sbxd_config *cfg);
  * turned networking off (no --net at all). */
 int sandbox_net_rules(const struct sbxd_config *cfg, const struct sandbox *s,
 		      char rules[][SANDBOX_NET_RULE_MAX]);
-/* Stops, removes the workspace, drops it from the table and frees it. */
+/* Drops s from the table (at once: the same id may be created again
+ * right after), stops it and removes its workspace: at once when it is
+ * stopped, else its folder moves to STATE/trash and goes once the runtime
+ * is reaped. s must not be used after. Returns the table save's 0/-errno. */
 int sandbox_destroy(struct sbxd *d, struct sandbox *s);
 /* JSON view of a sandbox (new reference). */
 json_t *sandbox_json(struct sbxd *d, struct sandbox *s);
@@ -149,9 +189,12 @@ int sandbox_dial(struct sbxd *d, struct sandbox *s, struct agent_call *a);
 void sandbox_unwait(struct sandbox *s, struct agent_call *a);
 /* An agent connection of s was closed. */
 void sandbox_release(struct sbxd *d, struct sandbox *s);
-/* Stops a running sandbox (sleep). */
+/* Begins to stop a running sandbox, keeping its files (sleep): the guest
+ * syncs, then the runtime is signalled and reaped from the loop. Returns at
+ * once; calls that arrive meanwhile wait and boot it again. */
 void sandbox_stop(struct sbxd *d, struct sandbox *s);
-/* Called on ticks: puts idle sandboxes to sleep. */
+/* Called on ticks: puts idle sandboxes to sleep, enforces the deadlines of
+ * boots and stops. */
 void sandbox_tick(struct sbxd *d, uint64_t now_ms);
 
 /* Preview: finds the sandbox and port exposed under (id, token) over all

@@ -7,7 +7,11 @@ the vsock socket and pipes each connection to the agent, and writes
 "ready <usec>" to the ready fd after FAKE_VMM_DELAY seconds (default 1).
 FAKE_VMM_FAIL=1 exits before ready. FAKE_VMM_OK_GATE=PATH: a CONNECT is
 answered only once PATH exists (PATH.seen is made while one waits), so a
-test can hold a dial open. Standard library only."""
+test can hold a dial open. FAKE_VMM_CTL=DIR: files there steer it while
+sbxd runs: DIR/crashes holds a count; while it is above 0 a boot takes one
+and exits with status 4 (sbx-vmm's "crash", a guest triple fault) before
+ready. With DIR/ignore-term present, SIGTERM is ignored (only SIGKILL
+ends it) and DIR/term-seen.PID is made. Standard library only."""
 import os
 import signal
 import socket
@@ -27,6 +31,18 @@ while i < len(args):
         i += 1
 if os.environ.get("FAKE_VMM_FAIL") == "1":
     sys.exit(2)
+ctl = os.environ.get("FAKE_VMM_CTL")
+if ctl:
+    try:
+        with open(os.path.join(ctl, "crashes")) as f:
+            n = int(f.read().strip() or "0")
+    except (FileNotFoundError, ValueError):
+        n = 0
+    if n > 0:
+        with open(os.path.join(ctl, "crashes"), "w") as f:
+            f.write("%d\n" % (n - 1))
+        time.sleep(0.1)
+        sys.exit(4)
 vsock = opt["vsock"]
 disk = opt.get("disk", vsock + ".disk")
 root = disk + ".ws"
@@ -44,6 +60,9 @@ agent = subprocess.Popen([os.environ["FAKE_VMM_AGENT"], "--host", "--listen", ag
 
 
 def stop(*_):
+    if ctl and os.path.exists(os.path.join(ctl, "ignore-term")):
+        open(os.path.join(ctl, "term-seen.%d" % os.getpid()), "w").close()
+        return
     agent.kill()
     agent.wait()
     os._exit(5)

@@ -3,7 +3,8 @@
 # supervisor in hv/) with a stand-in VMM (fake_vmm.py: sbx-init in host
 # mode behind the vsock handshake), so it runs where guests cannot boot:
 # workspace disk made at creation, asynchronous boot (other requests are
-# served meanwhile), sleep and wake with files intact, a VMM crash in the
+# served meanwhile), mkfs at the first boot and never again, sleep and wake
+# with files intact, a VMM crash in the
 # middle of a stream (503 / SSE error, next request boots again), and a VMM
 # that fails to boot (503).
 set -u
@@ -40,13 +41,16 @@ E2E_TOKEN=$(grep -A1 'first token' "$E2E_DIR/sbxd.log" | tail -1)
 
 S=/v1/sandboxes/vm1
 api PUT $S -d '{"sleepAfter":2000}' >/dev/null; expect_status vm_create 201
+# Creation makes a sparse disk, marked new; the first boot formats it.
 disk=$(ls "$E2E_DIR"/state/sandboxes/*/disk.img 2>/dev/null | head -1)
 if [ -n "$disk" ] && [ "$(stat -c %s "$disk")" = $((64 << 20)) ] &&
-	[ "$(stat -c %b "$disk")" -lt $((64 << 11)) ] && od -An -tx1 -j1080 -N2 "$disk" | grep -q '53 ef'; then
-	pass vm_workspace_disk_sparse_ext4
+	[ "$(stat -c %b "$disk")" -lt $((64 << 11)) ] && [ -e "$(dirname "$disk")/disk.new" ]; then
+	pass vm_workspace_disk_sparse_new
 else
-	fail vm_workspace_disk_sparse_ext4 "$disk"
+	fail vm_workspace_disk_sparse_new "$disk"
 fi
+# the file system's UUID (superblock 1024 + 104): a second mkfs would change it
+fs_uuid() { od -An -tx1 -j1128 -N16 "$disk" | tr -d ' \n'; }
 
 # First use boots; meanwhile sbxd keeps answering.
 api POST $S/exec -d '{"command":"echo booted > f.txt; cat f.txt"}' >"$E2E_DIR/first" &
@@ -60,12 +64,20 @@ wait $bootpid
 [ "$(json stdout <"$E2E_DIR/first")" = booted ] && pass vm_exec_after_boot ||
 	fail vm_exec_after_boot "$(cat "$E2E_DIR/first")"
 [ "$(api GET $S | json status)" = running ] && pass vm_running || fail vm_running
+if od -An -tx1 -j1080 -N2 "$disk" | grep -q '53 ef' && [ ! -e "$(dirname "$disk")/disk.new" ]; then
+	pass vm_first_boot_formats
+else
+	fail vm_first_boot_formats "$(ls "$(dirname "$disk")")"
+fi
+uuid=$(fs_uuid)
 
 # Sleep after idle, wake with files intact.
 sleep 3.5
 [ "$(api GET $S | json status)" = stopped ] && pass vm_sleeps || fail vm_sleeps "$(cat "$E2E_DIR/body")"
 [ "$(api POST $S/exec -d '{"command":"cat f.txt"}' | json stdout)" = booted ] &&
 	pass vm_wake_files_intact || fail vm_wake_files_intact "$(cat "$E2E_DIR/body")"
+[ -n "$uuid" ] && [ "$(fs_uuid)" = "$uuid" ] && pass vm_wake_no_mkfs ||
+	fail vm_wake_no_mkfs "file system UUID $uuid became $(fs_uuid)"
 
 # VMM crash during a stream.
 api PATCH $S -d '{"keepAlive":true}' >/dev/null

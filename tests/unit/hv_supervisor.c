@@ -1,7 +1,7 @@
 /*
  * tests/unit/hv_supervisor.c: what sbxd uses to run VMMs, without a VMM:
  * the CONNECT/OK line parser, exit-status decoding, vsock_dial against a
- * fake VMM socket (a thread), and spawn/ready/stop against a shell script
+ * fake VMM socket (a thread), and spawn/ready/stop/signal against a shell script
  * standing in for sbx-vmm.
  */
 #include <errno.h>
@@ -204,6 +204,29 @@ static void test_spawn_stop(void)
 	sbx_vmm_close(&v);
 }
 
+/* The loop's way: signal, then learn of the exit from the pidfd. */
+static void test_spawn_signal(void)
+{
+	struct sbx_vmm_config cfg = { .vmm_path = script, .kernel = "/k", .vsock_path = sock };
+	struct sbx_vmm v;
+	struct pollfd p;
+
+	CHECK_EQ(write_script("trap '' TERM\nwhile :; do sleep 1; done"), 0);
+	CHECK_EQ(sbx_vmm_spawn(&cfg, &v), 0);
+	usleep(100 * 1000);
+	CHECK_EQ(sbx_vmm_signal(&v, SIGTERM), 0); /* returns at once, ignored */
+	p = (struct pollfd){ .fd = v.pidfd, .events = POLLIN };
+	CHECK_EQ(poll(&p, 1, 300), 0);
+	CHECK_EQ(sbx_vmm_poll(&v), 0);
+	CHECK_EQ(sbx_vmm_signal(&v, SIGKILL), 0);
+	CHECK_EQ(poll(&p, 1, 5000), 1);
+	CHECK_EQ(sbx_vmm_poll(&v), 1);
+	CHECK(WIFSIGNALED(v.status) && WTERMSIG(v.status) == SIGKILL);
+	/* reaped: its pid may be anyone's now, so nothing is sent */
+	CHECK_EQ(sbx_vmm_signal(&v, SIGKILL), -ESRCH);
+	sbx_vmm_close(&v);
+}
+
 static void test_spawn_errors(void)
 {
 	struct sbx_vmm_config cfg = { .vmm_path = "/nonexistent/sbx-vmm", .kernel = "/k",
@@ -227,6 +250,7 @@ int main(void)
 	TEST(test_vsock_dial);
 	TEST(test_spawn_ready_exit);
 	TEST(test_spawn_stop);
+	TEST(test_spawn_signal);
 	TEST(test_spawn_errors);
 	unlink(script);
 	unlink(sock);

@@ -1,0 +1,66 @@
+#!/bin/bash
+# tests/e2e/boot_retry.sh: a VM that dies before it was ever ready (a guest
+# triple fault under load: sbx-vmm's "crash" status) is booted once more,
+# unseen by the client; one that dies twice in a row is answered 503, said
+# plainly, and the next request boots it afresh. VM backend with the
+# stand-in VMM (fake_vmm.py), told how often to crash through FAKE_VMM_CTL.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+if [ ! -x "$SBX_BUILD/bin/sbxd" ] || [ ! -x "$SBX_BUILD/bin/sbx-init" ]; then
+	skip e2e_boot_retry "sbxd or sbx-init not built"
+	exit 0
+fi
+if ! command -v mkfs.ext4 >/dev/null; then
+	skip e2e_boot_retry "mkfs.ext4 missing"
+	exit 0
+fi
+E2E_DIR=$(mktemp -d /tmp/sbx-e2e.XXXXXX)
+trap e2e_cleanup EXIT
+CTL=$E2E_DIR/ctl
+mkdir -p "$E2E_DIR/images" "$CTL"
+touch "$E2E_DIR/images/vmlinux" "$E2E_DIR/images/rootfs.ext4"
+export FAKE_VMM_AGENT=$SBX_BUILD/bin/sbx-init FAKE_VMM_DELAY=0.3 FAKE_VMM_CTL=$CTL
+E2E_PORT=$(e2e_free_port)
+E2E_URL="https://localhost:$E2E_PORT"
+E2E_CA="$E2E_DIR/state/tls/cert.pem"
+"$SBX_BUILD/bin/sbxd" serve --state "$E2E_DIR/state" --listen "127.0.0.1:$E2E_PORT" \
+	--backend vm --images "$E2E_DIR/images" --vmm "$SBX_SRC/tests/e2e/fake_vmm.py" \
+	--disk-mib 64 >>"$E2E_DIR/sbxd.log" 2>&1 &
+E2E_PID=$!
+for _ in $(seq 100); do
+	curl -s --cacert "$E2E_CA" "$E2E_URL/v1/health" >/dev/null 2>&1 && break
+	sleep 0.1
+done
+E2E_TOKEN=$(grep -A1 'first token' "$E2E_DIR/sbxd.log" | tail -1)
+[ -n "$E2E_TOKEN" ] || { fail retry_sbxd_start "$(cat "$E2E_DIR/sbxd.log")"; exit 1; }
+
+# Crashes once before ready: the exec still succeeds, and the log says why.
+echo 1 >"$CTL/crashes"
+api PUT /v1/sandboxes/r1 >/dev/null
+out=$(api POST /v1/sandboxes/r1/exec -d '{"command":"echo survived"}')
+[ "$(status)" = 200 ] && [ "$(echo "$out" | json stdout)" = survived ] &&
+	pass retry_crash_once_unseen || fail retry_crash_once_unseen "status $(status): $out"
+grep -q "r1: its VM exited before it was ready (crash 4): booting it again" "$E2E_DIR/sbxd.log" &&
+	pass retry_crash_once_logged || fail retry_crash_once_logged "$(tail -3 "$E2E_DIR/sbxd.log")"
+[ "$(cat "$CTL/crashes")" = 0 ] && pass retry_crash_once_booted_twice ||
+	fail retry_crash_once_booted_twice "crashes left: $(cat "$CTL/crashes")"
+
+# Crashes twice: one retry only, then 503 with a plain reason.
+echo 2 >"$CTL/crashes"
+api PUT /v1/sandboxes/r2 >/dev/null
+out=$(api POST /v1/sandboxes/r2/exec -d '{"command":"true"}')
+[ "$(status)" = 503 ] && echo "$out" | grep -q 'could not boot' &&
+	pass retry_crash_twice_503 || fail retry_crash_twice_503 "status $(status): $out"
+grep -q "r2: its VM exited before it was ready (crash 4), the second time: giving up" \
+	"$E2E_DIR/sbxd.log" && pass retry_crash_twice_logged ||
+	fail retry_crash_twice_logged "$(tail -3 "$E2E_DIR/sbxd.log")"
+[ "$(cat "$CTL/crashes")" = 0 ] && pass retry_crash_twice_no_loop ||
+	fail retry_crash_twice_no_loop "crashes left: $(cat "$CTL/crashes")"
+
+# The next request is a new boot attempt, with its own retry.
+echo 1 >"$CTL/crashes"
+[ "$(api POST /v1/sandboxes/r2/exec -d '{"command":"echo again"}' | json stdout)" = again ] &&
+	pass retry_next_request_boots || fail retry_next_request_boots "$(cat "$E2E_DIR/body")"
+still_serving retry_still_serving
+exit ${CHECK_FAILED:-0}
