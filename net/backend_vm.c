@@ -125,6 +125,41 @@ static void vm_sock_dir_remove(struct sandbox *s)
 	rmdir(dir); /* fails, harmlessly, if something else is left in it */
 }
 
+/*
+ * A VM destroyed while it runs: its VMM stays chrooted in RUN/KEY/ until it
+ * is reaped, and a new sandbox of the same id must not share that folder
+ * (the old VMM could reach the new one's socket). The folder moves to
+ * RUN/KEY.dead.N (the VMM holds it by inode, its listening socket needs no
+ * name); vm_reaped() removes it. If it cannot move, the socket's name goes
+ * and the new VMM's start replaces the folder's contents as before.
+ */
+static void vm_retire(struct sbxd *d, struct sandbox *s)
+{
+	static unsigned seq;
+	char dir[sizeof(s->sock)], dead[sizeof(s->sock)];
+	size_t n = strlen(s->sock), k = strlen(VM_SOCK_NAME);
+
+	unlink(s->sock);
+	if (n <= k || strcmp(s->sock + n - k, VM_SOCK_NAME)) {
+		s->sock[0] = 0; /* never booted with a folder of its own */
+		return;
+	}
+	memcpy(dir, s->sock, n - k);
+	dir[n - k] = 0;
+	int m = snprintf(dead, sizeof(dead), "%s.dead.%u%s", dir, ++seq, VM_SOCK_NAME);
+	if (m < 0 || (size_t)m >= sizeof(dead)) {
+		s->sock[0] = 0;
+		return;
+	}
+	dead[m - k] = 0;
+	if (rename(dir, dead) < 0) {
+		s->sock[0] = 0;
+		return;
+	}
+	dead[m - k] = '/';
+	memcpy(s->sock, dead, (size_t)m + 1); /* vm_reaped removes the folder */
+}
+
 /* Finds the first existing name in the images folder. */
 static int vm_image(struct sbxd *d, const char *const *names, char *out, size_t cap)
 {
@@ -481,6 +516,7 @@ const struct backend_ops backend_vm = {
 	.dial = vm_dial,
 	.signal = vm_signal,
 	.reap = vm_reap,
+	.retire = vm_retire,
 	.stop = vm_stop,
 	.destroy = vm_destroy,
 };

@@ -1164,8 +1164,12 @@ static int sandbox_to_trash(struct sbxd *d, struct sandbox *s)
 	if (rename(s->dir, trash) < 0)
 		return -errno;
 	memcpy(s->dir, trash, (size_t)n + 1);
-	unlink(s->sock); /* the old runtime keeps its socket open, unnamed */
-	s->sock[0] = 0;
+	if (d->backend->retire) {
+		d->backend->retire(d, s);
+	} else {
+		unlink(s->sock); /* the old runtime keeps its socket open, unnamed */
+		s->sock[0] = 0;
+	}
 	return 0;
 }
 

@@ -128,6 +128,11 @@ struct backend_ops {
 	 * returns 1 with *status a wait status. 0 while it runs. Its fds must
 	 * be out of the loop first. */
 	int (*reap)(struct sbxd *d, struct sandbox *s, int *status);
+	/* s was destroyed while its runtime still runs: move its names (the
+	 * socket, a jail folder) aside so that a new sandbox of the same id
+	 * gets its own; reap() later removes what moved. NULL: the socket is
+	 * unlinked and forgotten. */
+	void (*retire)(struct sbxd *d, struct sandbox *s);
 	/* Stops it and waits (bounded): sbxd's own shutdown only. */
 	void (*stop)(struct sbxd *d, struct sandbox *s);
 	/* Removes the workspace (s->dir) of a stopped sandbox. 0 or -errno. */

@@ -47,7 +47,8 @@ vsock = opt["vsock"]
 disk = opt.get("disk", vsock + ".disk")
 root = disk + ".ws"
 os.makedirs(root, exist_ok=True)
-agent_sock = vsock + ".agent"
+# beside the disk, not in the socket folder: a real VMM leaves nothing there
+agent_sock = disk + ".agent"
 
 
 def die_with_parent():

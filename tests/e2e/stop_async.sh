@@ -130,6 +130,9 @@ K2=$(key_of)
 api POST /v1/sandboxes/s2/exec -d '{"command":"echo old > old.txt"}' >/dev/null
 v2=$(vmm_of "$K2")
 wait_for "$CTL/term-seen.$v2"
+# the old VMM's socket folder (its jail when sbxd runs as root): RUN/KEY/
+run2=$(ps -o args= -p "$v2" | sed -n 's|.*--vsock \([^ ]*\)/sock.*|\1|p')
+ino2=$(stat -c %i "$run2" 2>/dev/null)
 api DELETE /v1/sandboxes/s2 >/dev/null
 if [ "$(status)" = 200 ] && kill -0 "$v2" 2>/dev/null; then
 	pass stop_delete_during_stop_answers
@@ -141,11 +144,18 @@ expect_status stop_recreate 201
 out=$(api POST /v1/sandboxes/s2/exec -d '{"command":"ls; echo new > new.txt"}')
 [ "$(status)" = 200 ] && ! echo "$out" | grep -q old.txt && pass stop_recreate_empty ||
 	fail stop_recreate_empty "$out"
+# the new VMM has a socket folder of its own, not the old one's
+[ -n "$ino2" ] && [ -d "$run2" ] && [ "$(stat -c %i "$run2")" != "$ino2" ] &&
+	pass stop_recreate_own_socket_folder ||
+	fail stop_recreate_own_socket_folder "folder '$run2' inode $ino2 -> $(stat -c %i "$run2" 2>&1)"
 # the old VMM is killed, reaped, and its folder removed from the trash
 trash_empty() { [ -d "$E2E_DIR/state/trash" ] && [ -z "$(ls "$E2E_DIR/state/trash")" ]; }
 for _ in $(seq 200); do trash_empty && break; sleep 0.05; done
 trash_empty && ! kill -0 "$v2" 2>/dev/null && pass stop_trash_emptied ||
 	fail stop_trash_emptied "$(ls "$E2E_DIR/state/trash" 2>&1)"
+dead=$(ls -d "$run2".dead.* 2>/dev/null)
+[ -z "$dead" ] && pass stop_old_socket_folder_removed ||
+	fail stop_old_socket_folder_removed "$dead: $(ls -la $dead)"
 [ "$(api POST /v1/sandboxes/s2/exec -d '{"command":"cat new.txt"}' | json stdout)" = new ] &&
 	pass stop_recreate_survives_old_reap || fail stop_recreate_survives_old_reap "$(cat "$E2E_DIR/body")"
 rm -f "$CTL/ignore-term"
