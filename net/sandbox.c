@@ -30,6 +30,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -526,6 +527,26 @@ static void sandbox_rm_tree(const char *path)
 	nftw(path, sandbox_rm_one, 32, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Socket folders of VMs destroyed while they ran (backend_vm.c's retire:
+ * RUN/KEY.dead.N) that an earlier sbxd had no time to remove. */
+static void sandbox_rm_dead_folders(const char *run)
+{
+	char path[4400];
+	struct dirent *e;
+	DIR *dir = opendir(run);
+
+	if (!dir)
+		return;
+	while ((e = readdir(dir))) {
+		if (!strstr(e->d_name, ".dead."))
+			continue;
+		int n = snprintf(path, sizeof(path), "%s/%s", run, e->d_name);
+		if (n > 0 && (size_t)n < sizeof(path))
+			sandbox_rm_tree(path);
+	}
+	closedir(dir);
+}
+
 int sandbox_table_load(struct sbxd *d)
 {
 	json_error_t jerr;
@@ -542,6 +563,7 @@ int sandbox_table_load(struct sbxd *d)
 	else
 		snprintf(dir, sizeof(dir), "%s/run", d->cfg.state_dir);
 	mkdir(dir, 0700);
+	sandbox_rm_dead_folders(dir);
 	/* Folders of sandboxes destroyed while they ran (sandbox_to_trash) that
 	 * an earlier sbxd had no time to remove. */
 	snprintf(dir, sizeof(dir), "%s/trash", d->cfg.state_dir);

@@ -46,14 +46,18 @@ touch "$FAKE_VMM_OK_GATE"
 E2E_PORT=$(e2e_free_port)
 E2E_URL="https://localhost:$E2E_PORT"
 E2E_CA="$E2E_DIR/state/tls/cert.pem"
-PATH="$E2E_DIR/bin:$PATH" "$SBX_BUILD/bin/sbxd" serve --state "$E2E_DIR/state" \
-	--listen "127.0.0.1:$E2E_PORT" --backend vm --images "$E2E_DIR/images" \
-	--vmm "$SBX_SRC/tests/e2e/fake_vmm.py" --disk-mib 64 >>"$E2E_DIR/sbxd.log" 2>&1 &
-E2E_PID=$!
-for _ in $(seq 100); do
-	curl -s --cacert "$E2E_CA" "$E2E_URL/v1/health" >/dev/null 2>&1 && break
-	sleep 0.1
-done
+start_sbxd() {
+	PATH="$E2E_DIR/bin:$PATH" "$SBX_BUILD/bin/sbxd" serve --state "$E2E_DIR/state" \
+		--listen "127.0.0.1:$E2E_PORT" --backend vm --images "$E2E_DIR/images" \
+		--vmm "$SBX_SRC/tests/e2e/fake_vmm.py" --disk-mib 64 >>"$E2E_DIR/sbxd.log" 2>&1 &
+	E2E_PID=$!
+	for _ in $(seq 100); do
+		curl -s --cacert "$E2E_CA" "$E2E_URL/v1/health" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+start_sbxd
 E2E_TOKEN=$(grep -A1 'first token' "$E2E_DIR/sbxd.log" | tail -1)
 [ -n "$E2E_TOKEN" ] || { fail stop_sbxd_start "$(cat "$E2E_DIR/sbxd.log")"; exit 1; }
 
@@ -169,5 +173,14 @@ out=$(api POST /v1/sandboxes/s3/exec -d '{"command":"true"}')
 rm -f "$CTL/mkfs-fail"
 [ "$(api POST /v1/sandboxes/s3/exec -d '{"command":"echo fine"}' | json stdout)" = fine ] &&
 	pass stop_mkfs_next_boot || fail stop_mkfs_next_boot "$(cat "$E2E_DIR/body")"
+
+# 6. Socket folders an sbxd had no time to remove (it stopped while an old
+# VMM was still being reaped) go at the next start.
+run=$(dirname "$run2")
+mkdir -p "$run/0123456789abcdef.dead.7" && touch "$run/0123456789abcdef.dead.7/sock"
+e2e_stop
+start_sbxd
+[ ! -e "$run/0123456789abcdef.dead.7" ] && [ -d "$run" ] && pass stop_dead_folders_cleared_at_start ||
+	fail stop_dead_folders_cleared_at_start "$(ls "$run" 2>&1)"
 still_serving stop_still_serving
 exit ${CHECK_FAILED:-0}
