@@ -7,33 +7,14 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-if [ ! -x "$SBX_BUILD/bin/sbxd" ] || [ ! -x "$SBX_BUILD/bin/sbx-init" ]; then
-	skip e2e_boot_retry "sbxd or sbx-init not built"
-	exit 0
-fi
-if ! command -v mkfs.ext4 >/dev/null; then
-	skip e2e_boot_retry "mkfs.ext4 missing"
-	exit 0
-fi
+why=$(e2e_fakevm_unmet)
+[ -z "$why" ] || { skip e2e_boot_retry "$why"; exit 0; }
 E2E_DIR=$(mktemp -d /tmp/sbx-e2e.XXXXXX)
 trap e2e_cleanup EXIT
 CTL=$E2E_DIR/ctl
-mkdir -p "$E2E_DIR/images" "$CTL"
-touch "$E2E_DIR/images/vmlinux" "$E2E_DIR/images/rootfs.ext4"
+mkdir -p "$CTL"
 export FAKE_VMM_AGENT=$SBX_BUILD/bin/sbx-init FAKE_VMM_DELAY=0.3 FAKE_VMM_CTL=$CTL
-E2E_PORT=$(e2e_free_port)
-E2E_URL="https://localhost:$E2E_PORT"
-E2E_CA="$E2E_DIR/state/tls/cert.pem"
-"$SBX_BUILD/bin/sbxd" serve --state "$E2E_DIR/state" --listen "127.0.0.1:$E2E_PORT" \
-	--backend vm --images "$E2E_DIR/images" --vmm "$SBX_SRC/tests/e2e/fake_vmm.py" \
-	--disk-mib 64 >>"$E2E_DIR/sbxd.log" 2>&1 &
-E2E_PID=$!
-for _ in $(seq 100); do
-	curl -s --cacert "$E2E_CA" "$E2E_URL/v1/health" >/dev/null 2>&1 && break
-	sleep 0.1
-done
-E2E_TOKEN=$(grep -A1 'first token' "$E2E_DIR/sbxd.log" | tail -1)
-[ -n "$E2E_TOKEN" ] || { fail retry_sbxd_start "$(cat "$E2E_DIR/sbxd.log")"; exit 1; }
+e2e_fakevm_launch || { fail retry_sbxd_start "$(cat "$E2E_DIR/sbxd.log")"; exit 1; }
 
 # Crashes once before ready: the exec still succeeds, and the log says why.
 echo 1 >"$CTL/crashes"

@@ -62,6 +62,38 @@ e2e_restart() {
 	e2e_launch "$@"
 }
 
+# e2e_fakevm_unmet: why the VM backend cannot be tried here, or nothing.
+e2e_fakevm_unmet() {
+	if [ ! -x "$SBX_BUILD/bin/sbxd" ] || [ ! -x "$SBX_BUILD/bin/sbx-init" ]; then
+		echo "sbxd or sbx-init not built"
+	elif ! command -v mkfs.ext4 >/dev/null; then
+		echo "mkfs.ext4 missing"
+	fi
+}
+
+# e2e_fakevm_launch [ARGS]: sbxd with the VM backend, tests/e2e/fake_vmm.py
+# standing in for sbx-vmm (FAKE_VMM_* from the environment), in the existing
+# E2E_DIR, on E2E_PORT (picked the first time); ARGS go to sbxd. Again after
+# e2e_stop, it restarts on the same state. 0 once /v1/health answers and
+# E2E_TOKEN (the first start's token) is known.
+e2e_fakevm_launch() {
+	mkdir -p "$E2E_DIR/images"
+	touch "$E2E_DIR/images/vmlinux" "$E2E_DIR/images/rootfs.ext4"
+	[ -n "${E2E_PORT:-}" ] || E2E_PORT=$(e2e_free_port)
+	E2E_URL="https://localhost:$E2E_PORT"
+	E2E_CA="$E2E_DIR/state/tls/cert.pem"
+	"$SBX_BUILD/bin/sbxd" serve --state "$E2E_DIR/state" --listen "127.0.0.1:$E2E_PORT" \
+		--backend vm --images "$E2E_DIR/images" --vmm "$SBX_SRC/tests/e2e/fake_vmm.py" \
+		--disk-mib 64 "$@" >>"$E2E_DIR/sbxd.log" 2>&1 &
+	E2E_PID=$!
+	for _ in $(seq 100); do
+		curl -s --cacert "$E2E_CA" "$E2E_URL/v1/health" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	E2E_TOKEN=$(grep -A1 'first token' "$E2E_DIR/sbxd.log" | head -2 | tail -1)
+	[ -n "$E2E_TOKEN" ] && curl -s --cacert "$E2E_CA" "$E2E_URL/v1/health" >/dev/null 2>&1
+}
+
 # api METHOD PATH [curl args]: prints the body; the status goes to $E2E_DIR/status.
 api() {
 	local m=$1 p=$2

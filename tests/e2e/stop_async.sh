@@ -13,11 +13,9 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-if [ ! -x "$SBX_BUILD/bin/sbxd" ] || [ ! -x "$SBX_BUILD/bin/sbx-init" ]; then
-	skip e2e_stop_async "sbxd or sbx-init not built"
-	exit 0
-fi
-MKFS=$(command -v mkfs.ext4) || { skip e2e_stop_async "mkfs.ext4 missing"; exit 0; }
+why=$(e2e_fakevm_unmet)
+[ -z "$why" ] || { skip e2e_stop_async "$why"; exit 0; }
+MKFS=$(command -v mkfs.ext4)
 E2E_DIR=$(mktemp -d /tmp/sbx-e2e.XXXXXX)
 CTL=$E2E_DIR/ctl
 BG=
@@ -43,22 +41,8 @@ chmod +x "$E2E_DIR/bin/mkfs.ext4"
 export FAKE_VMM_AGENT=$SBX_BUILD/bin/sbx-init FAKE_VMM_DELAY=0.3 FAKE_VMM_CTL=$CTL
 export FAKE_VMM_OK_GATE=$CTL/ok-gate
 touch "$FAKE_VMM_OK_GATE"
-E2E_PORT=$(e2e_free_port)
-E2E_URL="https://localhost:$E2E_PORT"
-E2E_CA="$E2E_DIR/state/tls/cert.pem"
-start_sbxd() {
-	PATH="$E2E_DIR/bin:$PATH" "$SBX_BUILD/bin/sbxd" serve --state "$E2E_DIR/state" \
-		--listen "127.0.0.1:$E2E_PORT" --backend vm --images "$E2E_DIR/images" \
-		--vmm "$SBX_SRC/tests/e2e/fake_vmm.py" --disk-mib 64 >>"$E2E_DIR/sbxd.log" 2>&1 &
-	E2E_PID=$!
-	for _ in $(seq 100); do
-		curl -s --cacert "$E2E_CA" "$E2E_URL/v1/health" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
-}
+start_sbxd() { PATH="$E2E_DIR/bin:$PATH" e2e_fakevm_launch; }
 start_sbxd
-E2E_TOKEN=$(grep -A1 'first token' "$E2E_DIR/sbxd.log" | tail -1)
 [ -n "$E2E_TOKEN" ] || { fail stop_sbxd_start "$(cat "$E2E_DIR/sbxd.log")"; exit 1; }
 
 # health: does sbxd answer /v1/health (in time for a human)?

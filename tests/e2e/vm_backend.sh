@@ -10,33 +10,14 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-if [ ! -x "$SBX_BUILD/bin/sbxd" ] || [ ! -x "$SBX_BUILD/bin/sbx-init" ]; then
-	skip e2e_vm_backend "sbxd or sbx-init not built"
-	exit 0
-fi
-if ! command -v mkfs.ext4 >/dev/null; then
-	skip e2e_vm_backend "mkfs.ext4 missing"
-	exit 0
-fi
+why=$(e2e_fakevm_unmet)
+[ -z "$why" ] || { skip e2e_vm_backend "$why"; exit 0; }
 E2E_DIR=$(mktemp -d /tmp/sbx-e2e.XXXXXX)
 trap e2e_cleanup EXIT
-mkdir -p "$E2E_DIR/images"
-touch "$E2E_DIR/images/vmlinux" "$E2E_DIR/images/rootfs.ext4"
 export FAKE_VMM_AGENT=$SBX_BUILD/bin/sbx-init FAKE_VMM_DELAY=1.5
 export FAKE_VMM_OK_GATE=$E2E_DIR/ok-gate # open, but for the dial case below
 touch "$FAKE_VMM_OK_GATE"
-E2E_PORT=$(e2e_free_port)
-E2E_URL="https://localhost:$E2E_PORT"
-E2E_CA="$E2E_DIR/state/tls/cert.pem"
-"$SBX_BUILD/bin/sbxd" serve --state "$E2E_DIR/state" --listen "127.0.0.1:$E2E_PORT" \
-	--backend vm --images "$E2E_DIR/images" --vmm "$SBX_SRC/tests/e2e/fake_vmm.py" \
-	--disk-mib 64 >>"$E2E_DIR/sbxd.log" 2>&1 &
-E2E_PID=$!
-for _ in $(seq 100); do
-	curl -s --cacert "$E2E_CA" "$E2E_URL/v1/health" >/dev/null 2>&1 && break
-	sleep 0.1
-done
-E2E_TOKEN=$(grep -A1 'first token' "$E2E_DIR/sbxd.log" | tail -1)
+e2e_fakevm_launch
 [ -n "$E2E_TOKEN" ] && pass vm_sbxd_start || { fail vm_sbxd_start "$(cat "$E2E_DIR/sbxd.log")"; exit 1; }
 
 S=/v1/sandboxes/vm1
@@ -119,14 +100,7 @@ api DELETE $S >/dev/null; expect_status vm_delete 200
 
 # A VMM that cannot boot.
 e2e_stop
-FAKE_VMM_FAIL=1 "$SBX_BUILD/bin/sbxd" serve --state "$E2E_DIR/state" --listen "127.0.0.1:$E2E_PORT" \
-	--backend vm --images "$E2E_DIR/images" --vmm "$SBX_SRC/tests/e2e/fake_vmm.py" \
-	--disk-mib 64 >>"$E2E_DIR/sbxd.log" 2>&1 &
-E2E_PID=$!
-for _ in $(seq 100); do
-	curl -s --cacert "$E2E_CA" "$E2E_URL/v1/health" >/dev/null 2>&1 && break
-	sleep 0.1
-done
+FAKE_VMM_FAIL=1 e2e_fakevm_launch
 api PUT /v1/sandboxes/bad >/dev/null
 api POST /v1/sandboxes/bad/exec -d '{"command":"true"}' >/dev/null; expect_status vm_boot_failure_503 503
 still_serving vm_boot_failure_still_serving
