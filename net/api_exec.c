@@ -253,8 +253,9 @@ static json_t *op_proc_json(const struct proto_frame *f)
 static void op_on_close(struct agent_call *a, int err)
 {
 	struct op *op = a->arg;
+	char boot[256];
 	const char *why = err == -ECHILD || err == -ETIMEDOUT || err == -EPROTO
-				  ? "the sandbox could not boot"
+				  ? sandbox_boot_message(op->s, boot, sizeof(boot))
 			  : op->s->running ? "the sandbox agent closed the connection"
 					   : "the sandbox stopped (crashed or was stopped) "
 					     "while the request ran";

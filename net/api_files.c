@@ -224,6 +224,7 @@ static void fop_on_frame(struct agent_call *a, const struct proto_frame *fr)
 static void fop_on_close(struct agent_call *a, int err)
 {
 	struct fop *f = a->arg;
+	char boot[256];
 
 	f->a = NULL;
 	if (f->finished)
@@ -232,9 +233,9 @@ static void fop_on_close(struct agent_call *a, int err)
 	if (f->c->resp_started)
 		conn_abort(f->c);
 	else
-		conn_reply_error(f->c, 503, "unavailable",
+		conn_reply_error(f->c, 503, "unavailable", "%s",
 				 err == -ECHILD || err == -ETIMEDOUT || err == -EPROTO
-					 ? "the sandbox could not boot"
+					 ? sandbox_boot_message(f->s, boot, sizeof(boot))
 					 : "the sandbox stopped while the request ran");
 }
 

@@ -865,6 +865,7 @@ static void sandbox_boot_failed(struct sandbox *s, const char *what, int rc)
 {
 	fprintf(stderr, "sbxd: sandbox %s/%s: %s: %s\n", s->tenant, s->id, what,
 		strerror(-rc));
+	snprintf(s->boot_error, sizeof(s->boot_error), "%s: %s", what, strerror(-rc));
 	s->starting = 0;
 	sandbox_fail_waiters(s, -ECHILD);
 }
@@ -898,6 +899,7 @@ static int sandbox_boot(struct sbxd *d, struct sandbox *s)
 {
 	s->crashed = 0;
 	s->boot_retried = 0;
+	s->boot_error[0] = 0;
 	s->default_ctx[0][0] = s->default_ctx[1][0] = 0;
 	return sandbox_boot_step(d, s);
 }
@@ -1063,6 +1065,11 @@ static void sandbox_boot_died(struct sbxd *d, struct sandbox *s, int status)
 			sandbox_boot_failed(s, "boot again failed", rc);
 		return;
 	}
+	snprintf(s->boot_error, sizeof(s->boot_error),
+		 "its %s exited before it was ready (%s %d)%s",
+		 d->backend->boot_retry ? "VM" : "agent", how,
+		 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+		 s->boot_retried ? ", twice" : "");
 	s->starting = 0;
 	s->crashed = 1;
 	sandbox_fail_waiters(s, -ECHILD);
@@ -1132,6 +1139,8 @@ static void sandbox_booted(struct sbxd *d, struct sandbox *s, int rc)
 	if (rc < 0) {
 		fprintf(stderr, "sbxd: sandbox %s/%s: boot failed: %s\n", s->tenant,
 			s->id, strerror(-rc));
+		snprintf(s->boot_error, sizeof(s->boot_error), "%s",
+			 rc == -ETIMEDOUT ? "its guest was not ready in time" : strerror(-rc));
 		sandbox_fail_waiters(s, rc);
 		sandbox_halt(d, s, 0);
 		return;
@@ -1306,6 +1315,13 @@ void sandbox_unwait(struct sandbox *s, struct agent_call *a)
 			return;
 		}
 	}
+}
+
+const char *sandbox_boot_message(const struct sandbox *s, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "the sandbox could not boot%s%s", s->boot_error[0] ? ": " : "",
+		 s->boot_error);
+	return buf;
 }
 
 void sandbox_release(struct sbxd *d, struct sandbox *s)

@@ -78,6 +78,7 @@ struct sandbox {
 	struct sandbox_vsock_dial *dials; /* calls waiting for the VMM's "OK" */
 	uint64_t last_used_ms;
 	int crashed;          /* last stop was not asked for */
+	char boot_error[160]; /* why the last boot failed, told in 503s */
 	int stopping;         /* a stop is under way: stop_phase, until reaped */
 	int stop_phase;       /* SANDBOX_STOP_FLUSH, _TERM or _KILL */
 	uint64_t stop_deadline_ms; /* of the phase */
@@ -192,6 +193,9 @@ json_t *sandbox_json(struct sbxd *d, struct sandbox *s);
 int sandbox_dial(struct sbxd *d, struct sandbox *s, struct agent_call *a);
 /* Removes a from the calls waiting for s to boot. */
 void sandbox_unwait(struct sandbox *s, struct agent_call *a);
+/* The 503 message for a call whose boot failed: "the sandbox could not
+ * boot: WHY" in buf, WHY being the last boot's error. Returns buf. */
+const char *sandbox_boot_message(const struct sandbox *s, char *buf, size_t cap);
 /* An agent connection of s was closed. */
 void sandbox_release(struct sbxd *d, struct sandbox *s);
 /* Begins to stop a running sandbox, keeping its files (sleep): the guest

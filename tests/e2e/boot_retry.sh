@@ -31,7 +31,8 @@ grep -q "r1: its VM exited before it was ready (crash 4): booting it again" "$E2
 echo 2 >"$CTL/crashes"
 api PUT /v1/sandboxes/r2 >/dev/null
 out=$(api POST /v1/sandboxes/r2/exec -d '{"command":"true"}')
-[ "$(status)" = 503 ] && echo "$out" | grep -q 'could not boot' &&
+[ "$(status)" = 503 ] &&
+	echo "$out" | grep -q 'could not boot: its VM exited before it was ready (crash 4), twice' &&
 	pass retry_crash_twice_503 || fail retry_crash_twice_503 "status $(status): $out"
 grep -q "r2: its VM exited before it was ready (crash 4), the second time: giving up" \
 	"$E2E_DIR/sbxd.log" && pass retry_crash_twice_logged ||

@@ -152,7 +152,8 @@ rm -f "$CTL/ignore-term"
 touch "$CTL/mkfs-fail"
 api PUT /v1/sandboxes/s3 >/dev/null
 out=$(api POST /v1/sandboxes/s3/exec -d '{"command":"true"}')
-[ "$(status)" = 503 ] && echo "$out" | grep -q 'could not boot' && pass stop_mkfs_fails_503 ||
+[ "$(status)" = 503 ] && echo "$out" | grep -q 'could not boot: formatting its workspace failed' &&
+	pass stop_mkfs_fails_503 ||
 	fail stop_mkfs_fails_503 "status $(status): $out"
 rm -f "$CTL/mkfs-fail"
 [ "$(api POST /v1/sandboxes/s3/exec -d '{"command":"echo fine"}' | json stdout)" = fine ] &&
