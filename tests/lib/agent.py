@@ -225,7 +225,8 @@ def _loop(path, out, stop, n, dial_timeout, timeout):
             except AgentError as e:
                 sys.stderr.write("ERROR %r\n" % e.args[0])
                 ok = False
-            except OSError:
+            except OSError as e:
+                sys.stderr.write("exec failed after %.1f s: %s\n" % (time.monotonic() - t0, e))
                 ok = False
             if ok:
                 f.write("%.3f\n" % ((time.monotonic() - t0) * 1000))

@@ -232,7 +232,9 @@ agent loop "$tmp/neighbour.sock" "$tmp/quiet.ms" /nonexistent 15 >/dev/null
 
 python3 "$tmp/rss.py" "$fpid" "$tmp/rss.stop" "$tmp/rss.max" &
 sampler=$!
-agent loop "$tmp/neighbour.sock" "$tmp/flood.ms" "$tmp/loop.stop" >"$tmp/loop.out" &
+# --dial 60: "answered" is the check, not how fast; under emulation on a
+# loaded machine a connection can take longer than the default 5 s.
+agent --dial 60 loop "$tmp/neighbour.sock" "$tmp/flood.ms" "$tmp/loop.stop" >"$tmp/loop.out" 2>&1 &
 loop=$!
 wave() { agent exec "$tmp/flooder.sock" "python3 /tmp/flood.py $*"; }
 w_policy=$(wave 10.0.0.1 80 $((2 * N)) 200 10 drop)
