@@ -25,6 +25,7 @@ $(eval $(call unit_test,hv_boot,tests/unit/hv_boot.c hv/memory.c hv/boot_x86.c h
 $(eval $(call unit_test,hv_virtq,tests/unit/hv_virtq.c hv/memory.c hv/virtq.c,))
 $(eval $(call unit_test,hv_vsock,tests/unit/hv_vsock.c $(HV_VMM_SRCS),$(HV_VMM_LIBS)))
 $(eval $(call unit_test,hv_blk,tests/unit/hv_blk.c $(HV_VMM_SRCS),$(HV_VMM_LIBS)))
+$(eval $(call unit_test,hv_cpu,tests/unit/hv_cpu.c $(HV_VMM_SRCS),$(HV_VMM_LIBS)))
 $(eval $(call unit_test,hv_serial,tests/unit/hv_serial.c $(HV_VMM_SRCS),$(HV_VMM_LIBS)))
 $(eval $(call unit_test,hv_net,tests/unit/hv_net.c $(HV_NET_SRCS),-lpthread))
 $(eval $(call unit_test,hv_supervisor,tests/unit/hv_supervisor.c $(HV_SUPERVISOR_SRCS),))

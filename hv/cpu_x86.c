@@ -9,12 +9,20 @@
  * patched per vCPU; a few MSRs get sane values; LINT0/LINT1 of each LAPIC
  * become ExtINT/NMI as on a PC. Application processors are left in
  * wait-for-SIPI: the guest starts them itself (the MP table lists them).
+ *
+ * cpu_x86_dump() is the crash report: registers, control registers,
+ * segments, descriptor tables and pending events of a vCPU that stopped
+ * (triple fault, failed entry, KVM internal error), one compact block on
+ * stderr, so RIP can be looked up in the guest's System.map.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <linux/kvm.h>
 
@@ -246,4 +254,110 @@ int cpu_x86_vcpu_init(struct vm *vm, struct vcpu *v)
 		return 0;
 	r = cpu_set_sregs(v);
 	return r ? r : cpu_set_regs(v);
+}
+
+/* Appends printf output to buf[*n..size), keeping it NUL-terminated. */
+static void __attribute__((format(printf, 4, 5)))
+cpu_out(char *buf, size_t size, size_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	if (*n >= size)
+		return;
+	va_start(ap, fmt);
+	k = vsnprintf(buf + *n, size - *n, fmt, ap);
+	va_end(ap);
+	if (k > 0)
+		*n = *n + (size_t)k < size ? *n + (size_t)k : size - 1;
+}
+
+static void cpu_out_seg(char *buf, size_t size, size_t *n, const char *name,
+			const struct kvm_segment *g)
+{
+	cpu_out(buf, size, n, " %s %04x base %llx lim %x type %x dpl %u%s%s%s", name,
+		g->selector, (unsigned long long)g->base, g->limit, g->type, g->dpl,
+		g->present ? "" : " np", g->l ? " l" : "", g->db ? " db" : "");
+}
+
+int cpu_x86_format_state(char *buf, size_t size, const char *pfx,
+			 const struct kvm_regs *r, const struct kvm_sregs *s,
+			 const struct kvm_vcpu_events *e)
+{
+	size_t n = 0;
+
+	if (!size)
+		return 0;
+	buf[0] = 0;
+	if (r) {
+		cpu_out(buf, size, &n, "%s rip %llx rsp %llx rbp %llx rflags %llx\n", pfx,
+			(unsigned long long)r->rip, (unsigned long long)r->rsp,
+			(unsigned long long)r->rbp, (unsigned long long)r->rflags);
+		cpu_out(buf, size, &n, "%s rax %llx rbx %llx rcx %llx rdx %llx rsi %llx rdi %llx\n",
+			pfx, (unsigned long long)r->rax, (unsigned long long)r->rbx,
+			(unsigned long long)r->rcx, (unsigned long long)r->rdx,
+			(unsigned long long)r->rsi, (unsigned long long)r->rdi);
+		cpu_out(buf, size, &n, "%s r8 %llx r9 %llx r10 %llx r11 %llx r12 %llx r13 %llx r14 %llx r15 %llx\n",
+			pfx, (unsigned long long)r->r8, (unsigned long long)r->r9,
+			(unsigned long long)r->r10, (unsigned long long)r->r11,
+			(unsigned long long)r->r12, (unsigned long long)r->r13,
+			(unsigned long long)r->r14, (unsigned long long)r->r15);
+	}
+	if (s) {
+		cpu_out(buf, size, &n, "%s cr0 %llx cr2 %llx cr3 %llx cr4 %llx cr8 %llx efer %llx apic_base %llx\n",
+			pfx, (unsigned long long)s->cr0, (unsigned long long)s->cr2,
+			(unsigned long long)s->cr3, (unsigned long long)s->cr4,
+			(unsigned long long)s->cr8, (unsigned long long)s->efer,
+			(unsigned long long)s->apic_base);
+		cpu_out(buf, size, &n, "%s", pfx);
+		cpu_out_seg(buf, size, &n, "cs", &s->cs);
+		cpu_out_seg(buf, size, &n, "ss", &s->ss);
+		cpu_out(buf, size, &n, "\n%s", pfx);
+		cpu_out_seg(buf, size, &n, "tr", &s->tr);
+		cpu_out(buf, size, &n, " gs base %llx gdt %llx/%x idt %llx/%x\n",
+			(unsigned long long)s->gs.base,
+			(unsigned long long)s->gdt.base, s->gdt.limit,
+			(unsigned long long)s->idt.base, s->idt.limit);
+	}
+	if (e)
+		cpu_out(buf, size, &n,
+			"%s exception injected %u pending %u nr %u error %s%x; interrupt injected %u nr %u shadow %u; nmi injected %u pending %u masked %u\n",
+			pfx, e->exception.injected, e->exception.pending, e->exception.nr,
+			e->exception.has_error_code ? "" : "none ", e->exception.error_code,
+			e->interrupt.injected, e->interrupt.nr, e->interrupt.shadow,
+			e->nmi.injected, e->nmi.pending, e->nmi.masked);
+	/* After a triple fault, KVM on AMD INITs the vCPU (svm.c,
+	 * shutdown_interception: the VMCB is undefined after SHUTDOWN). */
+	if (r && s && r->rip == 0xfff0 && s->cs.selector == 0xf000 && !(s->cr0 & CR0_PE))
+		cpu_out(buf, size, &n,
+			"%s (reset state: KVM on AMD re-INITs a vCPU that shut down, the faulting state is gone; see the console log and --crash-dump)\n",
+			pfx);
+	return (int)n;
+}
+
+void cpu_x86_dump(struct vcpu *v, int fd)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	struct kvm_vcpu_events e;
+	char pfx[32], buf[2048];
+	int have_r, have_s, have_e, n;
+
+	snprintf(pfx, sizeof(pfx), "sbx-vmm: vcpu %d:", v->id);
+	memset(&r, 0, sizeof(r));
+	memset(&s, 0, sizeof(s));
+	memset(&e, 0, sizeof(e));
+	have_r = ioctl(v->fd, KVM_GET_REGS, &r) == 0;
+	have_s = ioctl(v->fd, KVM_GET_SREGS, &s) == 0;
+	have_e = ioctl(v->fd, KVM_GET_VCPU_EVENTS, &e) == 0;
+	n = cpu_x86_format_state(buf, sizeof(buf), pfx, have_r ? &r : NULL,
+				 have_s ? &s : NULL, have_e ? &e : NULL);
+	if (!have_r || !have_s || !have_e)
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%s no%s%s%s\n", pfx,
+			      have_r ? "" : " regs", have_s ? "" : " sregs",
+			      have_e ? "" : " events");
+	if (n > (int)sizeof(buf) - 1)
+		n = (int)sizeof(buf) - 1;
+	if (n > 0 && write(fd, buf, (size_t)n) < 0)
+		return;
 }

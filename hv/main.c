@@ -34,6 +34,8 @@ static const char usage[] =
 	"  --mem MIB         guest RAM in MiB (default 512)\n"
 	"  --console FILE    append the serial console to FILE\n"
 	"  --console-stdout  also copy the console to stdout\n"
+	"  --crash-dump FILE on a guest crash, write guest RAM to FILE (raw,\n"
+	"                    guest-physical from 0; RAM above 4 GiB follows)\n"
 	"  --cmdline TEXT    extra kernel command-line words\n"
 	"  --ready-fd FD     write \"ready <usec>\\n\" to FD when the guest is ready\n"
 	"  --jail-uid UID    run jailed as UID (default on when root and given)\n"
@@ -79,7 +81,7 @@ static void parse_args(int argc, char **argv, struct vmm_config *c)
 {
 	enum { O_KERNEL = 256, O_INITRD, O_ROOTFS, O_DISK, O_VSOCK, O_CPUS, O_MEM,
 	       O_CONSOLE, O_CONSOLE_STDOUT, O_CMDLINE, O_READY, O_JUID, O_JGID,
-	       O_JDIR, O_NOJAIL, O_NOSECCOMP, O_NET, O_NONET, O_NETRULE, O_HELP };
+	       O_JDIR, O_NOJAIL, O_NOSECCOMP, O_NET, O_NONET, O_NETRULE, O_CRASH, O_HELP };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, O_KERNEL },
 		{ "initrd", required_argument, NULL, O_INITRD },
@@ -100,6 +102,7 @@ static void parse_args(int argc, char **argv, struct vmm_config *c)
 		{ "net", no_argument, NULL, O_NET },
 		{ "no-net", no_argument, NULL, O_NONET },
 		{ "net-rule", required_argument, NULL, O_NETRULE },
+		{ "crash-dump", required_argument, NULL, O_CRASH },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -136,6 +139,7 @@ static void parse_args(int argc, char **argv, struct vmm_config *c)
 				die(SBX_VMM_EXIT_USAGE, "bad --net-rule: %s", optarg);
 			c->net_rules[c->n_net_rules++] = optarg;
 			break;
+		case O_CRASH: c->crash_dump = optarg; break;
 		case O_HELP: fputs(usage, stdout); exit(0);
 		default: fputs(usage, stderr); exit(SBX_VMM_EXIT_USAGE);
 		}

@@ -78,7 +78,7 @@ static const struct { int nr; } seccomp_allow[] = {
 /* What a vCPU thread does: KVM_RUN and exit handling, which touches device
  * registers (virtio-mmio resets close vsock sockets, arm the probe timer). */
 static const struct { int nr; } seccomp_vcpu_allow[] = {
-	/* ioctl: KVM_RUN, KVM_IRQ_LINE only, below */
+	/* ioctl: KVM_RUN, KVM_IRQ_LINE, the crash report's GETs only, below */
 	ALLOW(write),           /* console log, irqfd and stop eventfds, ready fd */
 	ALLOW(close),           /* vsock sockets on a device reset */
 	ALLOW(epoll_ctl),       /* vsock sockets on a device reset */
@@ -99,11 +99,16 @@ static const struct { int nr; } seccomp_vcpu_allow[] = {
 	ALLOW(exit_group),      /* glibc abort paths */
 };
 
+/* The first SECCOMP_VCPU_IOCTLS are the vCPU threads' own. */
 static const unsigned long seccomp_ioctls[] = {
-	KVM_RUN,      /* vCPU threads */
-	KVM_IRQ_LINE, /* serial interrupt (kvm_irq_pulse) */
-	TCGETS,       /* glibc stdio asks whether stdout is a terminal */
+	KVM_RUN,             /* vCPU threads */
+	KVM_IRQ_LINE,        /* serial interrupt (kvm_irq_pulse) */
+	KVM_GET_REGS,        /* crash report (cpu_x86_dump), read only */
+	KVM_GET_SREGS,       /* crash report */
+	KVM_GET_VCPU_EVENTS, /* crash report */
+	TCGETS,              /* glibc stdio asks whether stdout is a terminal */
 };
+#define SECCOMP_VCPU_IOCTLS 5
 
 /* Builds and loads one list; ioctls n_ioctl first entries of seccomp_ioctls. */
 static int seccomp_load_list(const int *nrs, size_t n, size_t n_ioctl, int sockets)
@@ -172,5 +177,5 @@ int seccomp_install_vcpu(void)
 #endif
 	for (i = 0; i < sizeof(seccomp_vcpu_allow) / sizeof(seccomp_vcpu_allow[0]); i++)
 		nrs[n++] = seccomp_vcpu_allow[i].nr;
-	return seccomp_load_list(nrs, n, 2 /* KVM_RUN, KVM_IRQ_LINE */, 0);
+	return seccomp_load_list(nrs, n, SECCOMP_VCPU_IOCTLS, 0);
 }

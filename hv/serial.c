@@ -6,9 +6,18 @@
  * interrupt is raised again after every byte (Linux's 8250 driver sends the
  * tty's output from that interrupt). There is no receive path: the console
  * is a log; the guest is driven over vsock.
+ *
+ * The log has a cap (SERIAL_LOG_MAX): a guest that prints without end must
+ * not fill the host's disk. Past the cap one marker line is written and the
+ * rest dropped, but the last SERIAL_TAIL bytes are kept in memory and
+ * appended when the VM stops, since a post-mortem wants the end.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hv/serial.h"
@@ -30,12 +39,37 @@
 #define IIR_THRI 0x02
 #define MCR_LOOP 0x10
 
+/* Best effort: a full disk must not stop the guest. */
+static int serial_put(int fd, const void *buf, size_t len)
+{
+	return write(fd, buf, len) == (ssize_t)len ? 0 : -1;
+}
+
+/* One byte to the console log, within its cap. s->lock held. */
+static void serial_log(struct serial *s, uint8_t c)
+{
+	static const char full[] = "\n[sbx-vmm: console log full: output dropped from here; "
+				   "its last bytes follow when the VM stops]\n";
+
+	if (s->out_fd < 0)
+		return;
+	if (s->log_size < s->log_max) {
+		if (write(s->out_fd, &c, 1) < 0)
+			s->out_fd = -1;
+		else
+			s->log_size++;
+		return;
+	}
+	if (!s->dropped && serial_put(s->out_fd, full, sizeof(full) - 1) == 0)
+		s->log_size += sizeof(full) - 1;
+	s->tail[s->dropped++ % SERIAL_TAIL] = c;
+}
+
 static void serial_out(struct serial *s, uint8_t c)
 {
 	s->tx_bytes++;
 	s->last[s->nlast++ % sizeof(s->last)] = c;
-	if (s->out_fd >= 0 && write(s->out_fd, &c, 1) < 0)
-		s->out_fd = -1;
+	serial_log(s, c);
 	if (s->copy_fd >= 0 && write(s->copy_fd, &c, 1) < 0)
 		s->copy_fd = -1;
 }
@@ -119,5 +153,87 @@ int serial_init(struct vm *vm, struct serial *s, int out_fd, int copy_fd)
 	s->vm = vm;
 	s->out_fd = out_fd;
 	s->copy_fd = copy_fd;
+	s->log_max = SERIAL_LOG_MAX;
 	return bus_add(&vm->pio, SERIAL_PORT, 8, serial_io, s);
+}
+
+/* Cuts the log at fd (size bytes) to its last keep bytes, after a marker. */
+static int serial_log_trim(int fd, uint64_t size, uint64_t keep, uint64_t *out)
+{
+	static const char cut[] = "[sbx-vmm: console log of earlier boots cut to its last part]\n";
+	uint8_t *buf = malloc(keep);
+	uint64_t got = 0;
+	int r = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (got < keep) {
+		ssize_t n = pread(fd, buf + got, keep - got, (off_t)(size - keep + got));
+
+		if (n <= 0) {
+			r = n < 0 ? -errno : -EIO;
+			goto out;
+		}
+		got += (uint64_t)n;
+	}
+	if (ftruncate(fd, 0) < 0 || serial_put(fd, cut, sizeof(cut) - 1) ||
+	    serial_put(fd, buf, keep)) {
+		r = -errno ? -errno : -EIO;
+		goto out;
+	}
+	*out = sizeof(cut) - 1 + keep;
+out:
+	free(buf);
+	return r;
+}
+
+int serial_log_open(struct serial *s, const char *path)
+{
+	struct stat st;
+	int fd, r;
+
+	fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	s->log_size = (uint64_t)st.st_size;
+	if (S_ISREG(st.st_mode) && s->log_size > s->log_max / 2) {
+		r = serial_log_trim(fd, s->log_size, s->log_max / 4, &s->log_size);
+		if (r) {
+			close(fd);
+			return r;
+		}
+	}
+	if (s->out_fd >= 0)
+		close(s->out_fd);
+	s->out_fd = fd;
+	return 0;
+}
+
+void serial_log_close(struct serial *s)
+{
+	char line[128];
+	uint64_t n, start;
+	int len;
+
+	if (s->out_fd < 0)
+		return;
+	if (s->dropped) {
+		n = s->dropped < SERIAL_TAIL ? s->dropped : SERIAL_TAIL;
+		len = snprintf(line, sizeof(line),
+			       "\n[sbx-vmm: %llu console bytes dropped; the last %llu follow]\n",
+			       (unsigned long long)s->dropped, (unsigned long long)n);
+		start = (s->dropped - n) % SERIAL_TAIL;
+		if (len > 0 && serial_put(s->out_fd, line, (size_t)len) == 0 &&
+		    serial_put(s->out_fd, s->tail + start, SERIAL_TAIL - start < n ?
+					  SERIAL_TAIL - start : n) == 0 &&
+		    SERIAL_TAIL - start < n)
+			serial_put(s->out_fd, s->tail, n - (SERIAL_TAIL - start));
+	}
+	close(s->out_fd);
+	s->out_fd = -1;
 }

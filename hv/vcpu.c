@@ -3,9 +3,10 @@
  *
  * Port I/O and MMIO go through vm->pio / vm->mmio. HLT, SHUTDOWN (triple
  * fault), FAIL_ENTRY and INTERNAL_ERROR end the VM with the documented exit
- * status. To stop, the main thread sets run->immediate_exit and sends
- * SIGUSR1 (blocked everywhere but in KVM_RUN's sigmask window, see below),
- * so a vCPU leaves KVM_RUN with EINTR and sees vm->exit_code set.
+ * status, the crash exits after a report on stderr (vcpu_crash). To stop,
+ * the main thread sets run->immediate_exit and sends SIGUSR1 (blocked
+ * everywhere but in KVM_RUN's sigmask window, see below), so a vCPU leaves
+ * KVM_RUN with EINTR and sees vm->exit_code set.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <linux/kvm.h>
 
@@ -23,10 +25,76 @@
 
 static void vcpu_kick_handler(int sig) { (void)sig; }
 
+/* Best effort: a crash report must not fail the exit path. */
+static void vcpu_say(const char *s, size_t n)
+{
+	if (n && write(STDERR_FILENO, s, n) < 0)
+		return;
+}
+
+int vcpu_crash(struct vcpu *v, const char *what)
+{
+	struct kvm_run *run = v->run;
+	struct vm *vm = v->vm;
+	struct serial *ser = &vm->serial;
+	char buf[512];
+	unsigned i, n, k;
+	int len, fd;
+
+	len = snprintf(buf, sizeof(buf), "sbx-vmm: vcpu %d: %s\n", v->id, what);
+	vcpu_say(buf, (size_t)len);
+	cpu_x86_dump(v, STDERR_FILENO);
+	if (run->exit_reason == KVM_EXIT_INTERNAL_ERROR) {
+		n = run->internal.ndata < 16 ? run->internal.ndata : 16;
+		len = snprintf(buf, sizeof(buf), "sbx-vmm: vcpu %d: internal data", v->id);
+		for (i = 0; i < n && len > 0 && (size_t)len < sizeof(buf); i++)
+			len += snprintf(buf + len, sizeof(buf) - (size_t)len, " %llx",
+					(unsigned long long)run->internal.data[i]);
+		if ((size_t)len > sizeof(buf) - 2)
+			len = (int)sizeof(buf) - 2;
+		buf[len++] = '\n';
+		vcpu_say(buf, (size_t)len);
+	}
+	/* The last console bytes, escaped: where the guest's own story ends. */
+	pthread_mutex_lock(&ser->lock);
+	len = snprintf(buf, sizeof(buf), "sbx-vmm: vcpu %d: console tail: \"", v->id);
+	n = ser->nlast < sizeof(ser->last) ? ser->nlast : (unsigned)sizeof(ser->last);
+	for (i = ser->nlast - n; i != ser->nlast && (size_t)len < sizeof(buf) - 8; i++) {
+		uint8_t c = ser->last[i % sizeof(ser->last)];
+
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+			buf[len++] = (char)c;
+		else
+			len += snprintf(buf + len, sizeof(buf) - (size_t)len, "\\x%02x", c);
+	}
+	pthread_mutex_unlock(&ser->lock);
+	len += snprintf(buf + len, sizeof(buf) - (size_t)len, "\"\n");
+	vcpu_say(buf, (size_t)len < sizeof(buf) ? (size_t)len : sizeof(buf) - 1);
+
+	fd = __atomic_exchange_n(&vm->crash_fd, -1, __ATOMIC_ACQ_REL);
+	if (fd >= 0) {
+		uint64_t done = 0;
+
+		while (done < vm->mem.size) {
+			k = vm->mem.size - done > (1U << 30) ? 1U << 30 : (unsigned)(vm->mem.size - done);
+			len = (int)write(fd, vm->mem.host + done, k);
+			if (len <= 0)
+				break;
+			done += (uint64_t)len;
+		}
+		len = snprintf(buf, sizeof(buf), "sbx-vmm: vcpu %d: %llu bytes of guest RAM in --crash-dump\n",
+			       v->id, (unsigned long long)done);
+		vcpu_say(buf, (size_t)len);
+		close(fd);
+	}
+	return SBX_VMM_EXIT_CRASH;
+}
+
 static int vcpu_exit(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
 	struct vm *vm = v->vm;
+	char what[64];
 
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO: {
@@ -52,25 +120,22 @@ static int vcpu_exit(struct vcpu *v)
 	case KVM_EXIT_HLT:
 		return SBX_VMM_EXIT_POWEROFF;
 	case KVM_EXIT_SHUTDOWN:
-		fprintf(stderr, "sbx-vmm: vcpu %d: triple fault\n", v->id);
-		return SBX_VMM_EXIT_CRASH;
+		return vcpu_crash(v, "triple fault");
 	case KVM_EXIT_SYSTEM_EVENT:
 		return run->system_event.type == KVM_SYSTEM_EVENT_RESET ?
 			       SBX_VMM_EXIT_REBOOT : SBX_VMM_EXIT_POWEROFF;
 	case KVM_EXIT_FAIL_ENTRY:
-		fprintf(stderr, "sbx-vmm: vcpu %d: entry failed, reason 0x%llx\n", v->id,
-			(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
-		return SBX_VMM_EXIT_CRASH;
+		snprintf(what, sizeof(what), "entry failed, reason 0x%llx",
+			 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		return vcpu_crash(v, what);
 	case KVM_EXIT_INTERNAL_ERROR:
-		fprintf(stderr, "sbx-vmm: vcpu %d: KVM internal error %u\n", v->id,
-			run->internal.suberror);
-		return SBX_VMM_EXIT_CRASH;
+		snprintf(what, sizeof(what), "KVM internal error %u", run->internal.suberror);
+		return vcpu_crash(v, what);
 	case KVM_EXIT_INTR:
 		return -1;
 	default:
-		fprintf(stderr, "sbx-vmm: vcpu %d: unhandled exit %u\n", v->id,
-			run->exit_reason);
-		return SBX_VMM_EXIT_CRASH;
+		snprintf(what, sizeof(what), "unhandled exit %u", run->exit_reason);
+		return vcpu_crash(v, what);
 	}
 }
 

@@ -240,6 +240,7 @@ int vsock_init(struct vm *vm, struct vsock *vs, uint64_t cid, const char *path)
 	vs->guest_cid = cid;
 	vs->listen_fd = -1;
 	vs->probe_fd = -1;
+	vs->accept_fd = -1;
 	vs->next_port = 1u << 30;
 	vs->ops = (struct virtio_dev_ops){
 		.name = "virtio-vsock",

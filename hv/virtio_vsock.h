@@ -26,6 +26,7 @@
 #define VSOCK_BUF_ALLOC (256 * 1024)  /* our receive buffer per connection */
 #define VSOCK_MAX_PAYLOAD (64 * 1024) /* largest packet we accept or send */
 #define VSOCK_MAX_CONNS 1024
+#define VSOCK_ACCEPT_RETRY_MS 100     /* a listener paused by EMFILE retries */
 #define VSOCK_HDR_LEN 44
 
 enum vsock_state {
@@ -86,6 +87,10 @@ struct vsock {
 	int probe_fd;               /* timerfd pacing the probes */
 	struct ev_handler probe_h;
 	int probing;                /* a probe connection is in flight */
+	int accept_fd;              /* timerfd: retry a paused listener */
+	struct ev_handler accept_h;
+	int accept_paused;          /* listener unwatched: out of fds (EMFILE) */
+	uint64_t accept_pauses;     /* times it paused, for tests */
 	struct virtq_chain rxc, txc; /* scratch chains (loop thread) */
 	uint8_t scratch[VSOCK_MAX_PAYLOAD];
 	uint64_t pkts_in, pkts_out, resets;

@@ -172,9 +172,10 @@ static int vmm_base(struct vm *vm)
 	vm->kvm_fd = vm->vm_fd = vm->epfd = vm->stopfd = vm->sigfd = -1;
 	vm->exit_code = -1;
 	vm->ready_us = -1;
-	vm->vsock.listen_fd = -1;
+	vm->vsock.listen_fd = vm->vsock.probe_fd = vm->vsock.accept_fd = -1;
 	vm->blk[0].fd = vm->blk[1].fd = -1;
 	vm->serial.out_fd = -1;
+	vm->crash_fd = -1;
 	for (i = 0; i < VM_MAX_CPUS; i++)
 		vm->vcpu[i].fd = -1;
 	clock_gettime(CLOCK_MONOTONIC, &vm->t0);
@@ -268,10 +269,12 @@ int vmm_build(struct vm *vm)
 	r = vmm_base(vm);
 	if (r)
 		return r;
-	if (vm->cfg.console) {
-		vm->serial.out_fd = open(vm->cfg.console,
-					 O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-		if (vm->serial.out_fd < 0)
+	if (vm->cfg.console && (r = serial_log_open(&vm->serial, vm->cfg.console)))
+		return r;
+	if (vm->cfg.crash_dump) {
+		vm->crash_fd = open(vm->cfg.crash_dump,
+				    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (vm->crash_fd < 0)
 			return -errno;
 	}
 	if (vm->cfg.rootfs && (r = vblk_init(vm, &vm->blk[0], vm->cfg.rootfs, 1, "sbx-rootfs")))
@@ -346,8 +349,9 @@ void vmm_free(struct vm *vm)
 			if (t->kick[q].fd >= 0)
 				close(t->kick[q].fd);
 	}
-	if (vm->serial.out_fd >= 0)
-		close(vm->serial.out_fd);
+	serial_log_close(&vm->serial);
+	if (vm->crash_fd >= 0)
+		close(vm->crash_fd);
 	if (vm->epfd >= 0)
 		close(vm->epfd);
 	if (vm->stopfd >= 0)

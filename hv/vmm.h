@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <linux/kvm.h>
+
 #include "hv/bus.h"
 #include "hv/evloop.h"
 #include "hv/memory.h"
@@ -39,6 +41,7 @@
 /* What to boot; strings borrowed from argv. */
 struct vmm_config {
 	const char *kernel, *initrd, *rootfs, *disk, *vsock, *console, *cmdline;
+	const char *crash_dump; /* --crash-dump: guest RAM goes here on a crash */
 	int cpus;
 	uint64_t mem_mib;
 	int ready_fd;       /* -1 or a fd that gets "ready <usec>\n" */
@@ -89,6 +92,7 @@ struct vm {
 	int exit_code;           /* -1 while running; set once (atomic) */
 	struct timespec t0;      /* VMM start (CLOCK_MONOTONIC) */
 	int64_t ready_us;        /* -1 until the guest said ready */
+	int crash_fd;            /* --crash-dump file, -1; taken by the first crash */
 	uint64_t exits_io, exits_mmio; /* counters, for tests */
 };
 
@@ -107,11 +111,31 @@ void kvm_irq_pulse(struct vm *vm, unsigned irq);
 int cpu_x86_tables(const struct vm_mem *m);
 /* cpu_x86.c: creates vCPU id and sets CPUID, MSRs, LAPIC, sregs, regs. */
 int cpu_x86_vcpu_init(struct vm *vm, struct vcpu *v);
+/*
+ * cpu_x86.c: formats a crash report of a vCPU's state into buf (lines
+ * starting with pfx; any of r, s, e may be NULL). Pure. Returns the length
+ * written (at most size - 1).
+ */
+int cpu_x86_format_state(char *buf, size_t size, const char *pfx,
+			 const struct kvm_regs *r, const struct kvm_sregs *s,
+			 const struct kvm_vcpu_events *e);
+/* cpu_x86.c: reads v's registers and events from KVM and writes the report
+ * to fd. The vCPU's own thread (its seccomp list allows the three GETs). */
+void cpu_x86_dump(struct vcpu *v, int fd);
 
 /* vcpu.c: starts every vCPU thread. 0/-errno. */
 int vcpu_start_all(struct vm *vm);
 /* vcpu.c: kicks every vCPU out of KVM_RUN and joins the threads. */
 void vcpu_stop_all(struct vm *vm);
+/*
+ * vcpu.c: the guest (or KVM) stopped v for good (v->run->exit_reason says
+ * how): reports what on stderr with the vCPU's registers (cpu_x86_dump),
+ * KVM's internal-error data and the last console bytes, and writes guest
+ * RAM to --crash-dump (the first crash only; it takes vm->crash_fd). On the
+ * vCPU thread: only write(2), close(2) and the KVM_GET_* ioctls its seccomp
+ * list allows. Returns SBX_VMM_EXIT_CRASH.
+ */
+int vcpu_crash(struct vcpu *v, const char *what);
 
 
 /* Sets the exit code if none is set yet and wakes the event loop. Any thread. */

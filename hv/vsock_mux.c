@@ -12,6 +12,8 @@
  * kept in a buffer of VSOCK_BUF_ALLOC bytes, the credit we advertise; a
  * guest that sends beyond it is reset. Freed connections go to a graveyard
  * emptied after each epoll round (their handler may still be in the batch).
+ * Out of descriptors, the listener rests (mux_accept_pause) instead of
+ * waking the loop for a client it cannot accept.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -29,6 +31,7 @@
 #include "hv/vsock_mux.h"
 
 static void mux_conn_event(struct vm *vm, struct ev_handler *h, uint32_t ev);
+static void mux_fd_closed(struct vsock *vs);
 
 static struct vsock_conn *mux_find(struct vsock *vs, uint32_t host_port,
 				   uint32_t guest_port)
@@ -82,6 +85,7 @@ static void mux_kill(struct vsock_conn *c)
 			evloop_del(vs->vm, c->fd);
 		close(c->fd);
 		c->fd = -1;
+		mux_fd_closed(vs);
 	}
 	c->dead = 1;
 }
@@ -95,6 +99,7 @@ static void mux_reset(struct vsock_conn *c)
 		close(c->fd);
 		c->fd = -1;
 		c->events = 0;
+		mux_fd_closed(c->vs);
 	}
 	c->state = VSOCK_CLOSING;
 	c->pending = VSOCK_P_RST;
@@ -608,6 +613,58 @@ out:
 	pthread_mutex_unlock(&vs->t.lock);
 }
 
+/*
+ * Out of descriptors or memory, accept4 leaves the client in the backlog and
+ * the listener stays readable: watched, it would wake the loop at once,
+ * forever. So the listener is not watched until one of our sockets closes
+ * or VSOCK_ACCEPT_RETRY_MS pass (the descriptors may be held elsewhere,
+ * e.g. by usernet). t.lock held.
+ */
+static void mux_accept_pause(struct vsock *vs)
+{
+	struct itimerspec its = {
+		.it_value = { 0, VSOCK_ACCEPT_RETRY_MS * 1000000L },
+	};
+
+	if (vs->accept_paused || !vs->vm)
+		return;
+	if (evloop_mod(vs->vm, vs->listen_fd, 0, &vs->listen_h))
+		return;
+	vs->accept_paused = 1;
+	vs->accept_pauses++;
+	if (vs->accept_fd >= 0)
+		timerfd_settime(vs->accept_fd, 0, &its, NULL);
+}
+
+/* Watches the listener again. t.lock held; any thread (epoll_ctl only). */
+static void mux_accept_resume(struct vsock *vs)
+{
+	if (!vs->accept_paused || !vs->vm)
+		return;
+	if (evloop_mod(vs->vm, vs->listen_fd, EPOLLIN, &vs->listen_h) == 0)
+		vs->accept_paused = 0;
+}
+
+/* One of our host sockets closed: a descriptor is free for a client. */
+static void mux_fd_closed(struct vsock *vs)
+{
+	if (vs->accept_paused)
+		mux_accept_resume(vs);
+}
+
+/* The retry timer of a paused listener. */
+static void mux_accept_retry(struct vm *vm, struct ev_handler *h, uint32_t ev)
+{
+	struct vsock *vs = &vm->vsock;
+	uint64_t n;
+
+	if (read(vs->accept_fd, &n, sizeof(n)) < 0)
+		return;
+	pthread_mutex_lock(&vs->t.lock);
+	mux_accept_resume(vs);
+	pthread_mutex_unlock(&vs->t.lock);
+}
+
 static void mux_accept(struct vm *vm, struct ev_handler *h, uint32_t ev)
 {
 	struct vsock *vs = &vm->vsock;
@@ -616,8 +673,15 @@ static void mux_accept(struct vm *vm, struct ev_handler *h, uint32_t ev)
 
 	for (;;) {
 		fd = accept4(vs->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				pthread_mutex_lock(&vs->t.lock);
+				mux_accept_pause(vs);
+				pthread_mutex_unlock(&vs->t.lock);
+			}
 			return;
+		}
 		pthread_mutex_lock(&vs->t.lock);
 		c = mux_new(vs, fd);
 		if (!c) {
@@ -693,7 +757,13 @@ int vsock_mux_listen(struct vsock *vs)
 		return 0;
 	vs->listen_h.fn = mux_accept;
 	r = evloop_add(vs->vm, vs->listen_fd, EPOLLIN, &vs->listen_h);
-	return r;
+	if (r)
+		return r;
+	vs->accept_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (vs->accept_fd < 0)
+		return -errno;
+	vs->accept_h.fn = mux_accept_retry;
+	return evloop_add(vs->vm, vs->accept_fd, EPOLLIN, &vs->accept_h);
 }
 
 void vsock_free(struct vsock *vs)
@@ -708,4 +778,7 @@ void vsock_free(struct vsock *vs)
 	if (vs->probe_fd >= 0)
 		close(vs->probe_fd);
 	vs->probe_fd = -1;
+	if (vs->accept_fd >= 0)
+		close(vs->accept_fd);
+	vs->accept_fd = -1;
 }

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -789,6 +790,44 @@ static void test_header_only_rx_buffer(void)
 	teardown();
 }
 
+/*
+ * Out of descriptors, a waiting client cannot be accepted and the listener
+ * stays readable: the listener must rest instead of waking the loop at once,
+ * round after round, and accept the client once descriptors are back.
+ */
+static void test_accept_emfile_backs_off(void)
+{
+	struct rlimit old, low;
+	int fill[256], nfill = 0, fd, i, busy = 0;
+
+	CHECK_EQ(setup(), 0);
+	fd = host_connect(path); /* waits in the backlog */
+	CHECK(fd >= 0);
+	CHECK_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = (rlim_t)fd + 64 < old.rlim_cur ? (rlim_t)fd + 64 : old.rlim_cur;
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+	while (nfill < 256 && (fill[nfill] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+		nfill++;
+	CHECK(nfill < 256); /* reached EMFILE */
+	for (i = 0; i < 20; i++)
+		busy += evloop_poll(&vm, 0) > 0;
+	CHECK(busy <= 1); /* the first round pauses the listener */
+	CHECK_EQ(vs->accept_pauses, 1);
+	CHECK_EQ(vs->nconns, 0);
+	/* descriptors come back; the retry timer watches the listener again */
+	while (nfill > 0)
+		close(fill[--nfill]);
+	for (i = 0; i < 30 && vs->nconns == 0; i++)
+		evloop_poll(&vm, 50);
+	CHECK_EQ(vs->nconns, 1);
+	CHECK_EQ(vs->accept_paused, 0);
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+	close(fd);
+	pump();
+	teardown();
+}
+
 int main(void)
 {
 	check_skip_reason = ""; /* no SKIPs here; keeps gcc's format check calm */
@@ -807,6 +846,7 @@ int main(void)
 	TEST(test_bidir_linux_guest);
 	TEST(test_request_queued_before_driver_ok);
 	TEST(test_header_only_rx_buffer);
+	TEST(test_accept_emfile_backs_off);
 	unlink(path);
 	rmdir(dir);
 	return check_exit();

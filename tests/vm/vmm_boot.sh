@@ -5,8 +5,10 @@
 # Cases: boot to sbx-init and HELLO over vsock (CONNECT 1024), 2 and 4 vCPUs
 # (nproc in the guest), a workspace file persists across a VM restart, guest
 # reboot and guest poweroff end the VMM with statuses 1 and 0, SIGTERM gives
-# 5, kill -9 leaves no process behind and the socket path is reusable, and a
-# jailed VMM (own uid, chroot, seccomp) still serves the guest, and floods
+# 5, kill -9 leaves no process behind and the socket path is reusable, a
+# jailed VMM (own uid, chroot, seccomp) still serves the guest, a guest that
+# triple-faults gets a crash report and a --crash-dump from a jailed VMM
+# (status 4, not death by SIGSYS), and floods
 # (the guest writing its console flat out; guest → host vsock streams that
 # the host never reads, host- and guest-initiated) leave the VMM's own memory
 # within a bound and the agent answering.
@@ -18,7 +20,7 @@ set -uo pipefail
 . "$SBX_SRC/tests/lib/vmm.sh"
 VMM=$SBX_BUILD/bin/sbx-vmm
 IMG=$SBX_IMAGES
-ALL="vmm-boot vmm-ready-fd vmm-boot-bzimage vmm-vsock-stream vmm-vsock-upload vmm-smp-2 vmm-smp-4 vmm-workspace-persists vmm-guest-reboot vmm-guest-poweroff vmm-sigterm vmm-kill9 vmm-jail vmm-flood-console vmm-flood-vsock"
+ALL="vmm-boot vmm-ready-fd vmm-boot-bzimage vmm-vsock-stream vmm-vsock-upload vmm-smp-2 vmm-smp-4 vmm-workspace-persists vmm-guest-reboot vmm-guest-poweroff vmm-sigterm vmm-kill9 vmm-jail vmm-crash-report vmm-flood-console vmm-flood-vsock"
 [ -x "$VMM" ] || skip_all "sbx-vmm not built"
 for f in vmlinux initramfs.cpio; do [ -e "$IMG/$f" ] || skip_all "no $IMG/$f"; done
 [ -w /dev/kvm ] || skip_all "no usable /dev/kvm"
@@ -237,6 +239,48 @@ if [ "$(id -u)" = 0 ]; then
 	finish
 else
 	skip vmm-jail "needs root"
+fi
+
+# 7b. A guest that triple-faults (a payload that loads an empty IDT and
+#     traps): status 4, the crash report on stderr (registers, the console
+#     tail) and guest RAM in --crash-dump, from a jailed VMM whose seccomp
+#     lists must allow the report's KVM_GET_* ioctls. On AMD, KVM resets the
+#     vCPU on a triple fault, so the registers shown are the reset state.
+if [ "$(id -u)" = 0 ]; then
+	mkdir -p "$tmp/cjail"
+	chmod 777 "$tmp/cjail"
+	python3 - "$tmp/crash.elf" <<'PY'
+import struct, sys
+# mov $0x3f8,%dx; mov $'T',%al; out; mov $'F',%al; out; lidt idt0(%rip); int3; hlt; idt0: 0
+code = bytes.fromhex("66baf803" "b054ee" "b046ee" "0f011d02000000" "cc" "f4") + bytes(10)
+eh = struct.pack("<16sHHIQQQIHHHHHH", b"\x7fELF\x02\x01\x01" + bytes(9), 2, 62, 1,
+                 0x100000, 64, 0, 0, 64, 56, 1, 0, 0, 0)
+ph = struct.pack("<IIQQQQQQ", 1, 7, 120, 0xffffffff80100000, 0x100000,
+                 len(code), 0x1000, 0x1000)
+open(sys.argv[1], "wb").write(eh + ph + code)
+PY
+	"$VMM" --kernel "$tmp/crash.elf" --vsock "$tmp/cjail/v.sock" --mem 64 \
+		--console "$tmp/crash.console" --crash-dump "$tmp/crash.mem" \
+		--jail-uid 65534 --jail-gid 65534 --jail-dir "$tmp/cjail" 2>"$tmp/crash.stderr" &
+	pid=$!
+	finish
+	err=$(cat "$tmp/crash.stderr")
+	code=$(dd if="$tmp/crash.mem" bs=1 skip=$((0x100000)) count=4 2>/dev/null | od -An -tx1 | tr -d ' ')
+	if [ "$rc" != 4 ]; then
+		fail vmm-crash-report "exit status $rc, want 4 (stderr: $(tail -n 3 "$tmp/crash.stderr" | tr '\n' '|'))"
+	elif ! grep -Eq 'vcpu 0: (triple fault|KVM internal error)' <<<"$err" ||
+	     ! grep -q 'vcpu 0: rip [0-9a-f]* rsp' <<<"$err" ||
+	     ! grep -q 'vcpu 0: cr0 [0-9a-f]* cr2' <<<"$err" ||
+	     ! grep -q 'console tail: "TF"' <<<"$err"; then
+		fail vmm-crash-report "report incomplete: $(tr '\n' '|' <<<"$err")"
+	elif [ "$(stat -c %s "$tmp/crash.mem" 2>/dev/null)" != $((64 << 20)) ] || [ "$code" != 66baf803 ]; then
+		fail vmm-crash-report "crash dump: size $(stat -c %s "$tmp/crash.mem" 2>/dev/null), payload bytes '$code'"
+	else
+		pass vmm-crash-report
+		echo "  $(grep -m1 -E 'vcpu 0: (triple|KVM)' <<<"$err"); $(grep -m1 -o 'rip [0-9a-f]* ' <<<"$err")"
+	fi
+else
+	skip vmm-crash-report "needs root"
 fi
 
 # 8. Floods. The VMM's memory besides guest RAM must stay within a bound
