@@ -48,6 +48,8 @@ struct sys_update {
 	int renamed;         /* the upload became the update file */
 	int reboot;          /* ?reboot=true: the hook reboots when done */
 	pid_t pid;           /* the hook while it runs, else 0 */
+	uint64_t deadline_ms; /* the hook is killed past it (api_system_tick) */
+	int timed_out;       /* ... and was */
 	struct loop_watch w; /* the hook's pidfd, fd -1 when not watched */
 	char tmp[4200], path[4200], log[4200];
 };
@@ -246,6 +248,11 @@ static void system_hook_message(const struct sys_update *u, char *out, size_t ca
 	system_printable(out);
 }
 
+static unsigned system_hook_limit_s(const struct sbxd *d)
+{
+	return d->cfg.update_hook_s ? d->cfg.update_hook_s : SYSTEM_HOOK_DEFAULT_S;
+}
+
 static void system_hook_exited(struct loop_watch *w, uint32_t events)
 {
 	struct sys_update *u = (struct sys_update *)((char *)w - offsetof(struct sys_update, w));
@@ -264,7 +271,12 @@ static void system_hook_exited(struct loop_watch *w, uint32_t events)
 		return;
 	}
 	system_hook_message(u, msg, sizeof(msg));
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+	if (u->timed_out)
+		conn_reply_error(u->c, 422, "update_rejected",
+				 "the update hook did not finish within %u s%s%s",
+				 system_hook_limit_s(u->d), msg[0] ? "; its last line: " : "",
+				 msg);
+	else if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		/* The reply completes the request: release() frees u. */
 		conn_reply_json(u->c, 202, json_pack("{s:b,s:s,s:b,s:s}", "accepted", 1,
 						     "message", msg, "reboot", u->reboot,
@@ -291,6 +303,7 @@ static int system_hook_start(struct sys_update *u)
 		 * the hook. */
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		setpgid(0, 0); /* its own group: a time-out ends its children too */
 		signal(SIGPIPE, SIG_DFL);
 		if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
 		    dup2(out, 2) < 0)
@@ -299,7 +312,9 @@ static int system_hook_start(struct sys_update *u)
 		execl(hook, hook, u->path, (char *)NULL);
 		_exit(127);
 	}
+	setpgid(pid, pid); /* also here: the deadline may come before the child runs */
 	u->pid = pid;
+	u->deadline_ms = loop_now_ms() + 1000ULL * system_hook_limit_s(u->d);
 	u->w.fd = (int)syscall(SYS_pidfd_open, pid, 0);
 	u->w.cb = system_hook_exited;
 	if (u->w.fd < 0 || loop_add(&u->d->loop, &u->w, EPOLLIN)) {
@@ -416,6 +431,18 @@ static void system_update(struct conn *c)
 	}
 	d->update_job = u;
 	conn_set_handler(c, &system_update_handler, u);
+}
+
+void api_system_tick(struct sbxd *d, uint64_t now_ms)
+{
+	struct sys_update *u = d->update_job;
+
+	if (!u || u->pid <= 0 || u->timed_out || now_ms <= u->deadline_ms)
+		return;
+	fprintf(stderr, "sbxd: update hook %d ran past %u s: killed\n", (int)u->pid,
+		system_hook_limit_s(d));
+	u->timed_out = 1;
+	kill(-u->pid, SIGKILL); /* its pidfd then says it exited */
 }
 
 void api_system(struct conn *c)

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "net/agent.h"
+#include "net/api_system.h"
 #include "net/conn.h"
 #include "net/sbxd.h"
 
@@ -59,6 +60,7 @@ static void usage(FILE *f)
 		"                     VM (default 200000; must be unused on the host)\n"
 		"  --no-jail          run VMMs unjailed, as sbxd's user (development)\n"
 		"  --update-hook PATH POST /v1/system/update runs PATH FILE (appliance)\n"
+		"  --update-hook-timeout S  the hook is killed after S seconds (default 600)\n"
 		"token create: --operator  the token may also manage the box (/v1/system)\n");
 }
 
@@ -127,8 +129,10 @@ static void main_tick(void *arg, uint64_t now_ms)
 
 	conn_tick(d, now_ms);
 	agent_tick(d);
-	if (now_ms)
+	if (now_ms) {
 		sandbox_tick(d, now_ms);
+		api_system_tick(d, now_ms);
+	}
 }
 
 static int main_serve(struct sbxd *d)
@@ -287,6 +291,7 @@ int main(int argc, char **argv)
 		{ "net-alias", required_argument, 0, 'A' },
 		{ "no-net", no_argument, 0, 'N' },
 		{ "update-hook", required_argument, 0, 'H' },
+		{ "update-hook-timeout", required_argument, 0, 'T' },
 		{ "operator", no_argument, 0, 'O' },
 		{ "no-jail", no_argument, 0, 'J' },
 		{ "jail-uid-base", required_argument, 0, 'U' },
@@ -333,6 +338,7 @@ int main(int argc, char **argv)
 			break;
 		case 'N': sandbox_net_disable(&d.cfg); break;
 		case 'H': d.cfg.update_hook = optarg; break;
+		case 'T': d.cfg.update_hook_s = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'O': token_operator = 1; break;
 		case 'J': d.cfg.no_jail = 1; break;
 		case 'U': {

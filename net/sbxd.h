@@ -32,6 +32,7 @@ struct sbxd_config {
 	char net_alias[192];  /* vm: operator's host alias rule, "" for none */
 	int no_net;           /* vm: no network device in any sandbox */
 	const char *update_hook; /* POST /v1/system/update runs it (NULL: 501) */
+	unsigned update_hook_s;  /* its time limit (0: SYSTEM_HOOK_DEFAULT_S) */
 	int no_jail;          /* vm: do not jail the VMMs even as root */
 	unsigned jail_uid_base; /* vm: first jail uid/gid (0: SBXD_JAIL_UID_BASE) */
 };
