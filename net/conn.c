@@ -429,7 +429,8 @@ void conn_tick(struct sbxd *d, uint64_t now_ms)
 	}
 	if (!now_ms)
 		return;
-	if (d->accept_paused && !loop_add(&d->loop, &d->listen_w, EPOLLIN))
+	if (d->accept_paused && d->listen_w.fd >= 0 &&
+	    !loop_add(&d->loop, &d->listen_w, EPOLLIN))
 		d->accept_paused = 0;
 	/* Time the loop itself was stuck (a sandbox created or stopped in a
 	 * callback) is not the clients': their deadlines move by it. */

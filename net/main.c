@@ -31,6 +31,7 @@
 #include "net/agent.h"
 #include "net/api_system.h"
 #include "net/conn.h"
+#include "net/sandbox.h"
 #include "net/sbxd.h"
 
 static void usage(FILE *f)
@@ -112,14 +113,41 @@ static int main_listen(struct sbxd *d)
 	return loop_add(&d->loop, &d->listen_w, EPOLLIN);
 }
 
+/*
+ * The first SIGTERM/SIGINT: no new clients, the connected ones are cut, and
+ * every sandbox stops at once through the loop (its guest syncs, SIGTERM,
+ * SIGKILL after the grace), so fifty VMs take as long as the slowest one,
+ * not fifty times as long. The loop ends when all are stopped (main_tick)
+ * or at the deadline; a second signal ends it now.
+ */
+static void main_drain(struct sbxd *d)
+{
+	printf("sbxd: stopping every sandbox\n");
+	fflush(stdout);
+	if (d->listen_w.fd >= 0) {
+		if (!d->accept_paused)
+			loop_del(&d->loop, &d->listen_w);
+		close(d->listen_w.fd);
+		d->listen_w.fd = -1;
+	}
+	conn_close_all(d);
+	d->draining = 1;
+	d->drain_deadline_ms = loop_now_ms() + SANDBOX_FLUSH_MS + SANDBOX_TERM_MS + 2000;
+	sandbox_stop_all(d);
+}
+
 static void main_on_signal(struct loop_watch *w, uint32_t events)
 {
 	struct sbxd *d = (struct sbxd *)((char *)w - offsetof(struct sbxd, signal_w));
 	struct signalfd_siginfo si;
 
 	while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
-		if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM)
+		if (si.ssi_signo != SIGINT && si.ssi_signo != SIGTERM)
+			continue;
+		if (d->draining)
 			d->loop.stop = 1;
+		else
+			main_drain(d);
 	}
 }
 
@@ -133,6 +161,8 @@ static void main_tick(void *arg, uint64_t now_ms)
 		sandbox_tick(d, now_ms);
 		api_system_tick(d, now_ms);
 	}
+	if (d->draining && (sandbox_all_stopped(d) || loop_now_ms() > d->drain_deadline_ms))
+		d->loop.stop = 1;
 }
 
 static int main_serve(struct sbxd *d)
@@ -222,7 +252,8 @@ static int main_serve(struct sbxd *d)
 	sandbox_table_fini(d);
 	auth_free(&d->auth);
 	tls_server_fini(&d->tls);
-	close(d->listen_w.fd);
+	if (d->listen_w.fd >= 0)
+		close(d->listen_w.fd);
 	close(d->signal_w.fd);
 	loop_fini(&d->loop);
 	return rc ? 1 : 0;

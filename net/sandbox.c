@@ -1006,6 +1006,22 @@ void sandbox_stop(struct sbxd *d, struct sandbox *s)
 	sandbox_halt(d, s, 1);
 }
 
+void sandbox_stop_all(struct sbxd *d)
+{
+	for (struct sandbox *s = d->table.head; s; s = s->next)
+		sandbox_halt(d, s, 1);
+	for (struct sandbox *s = d->table.dying; s; s = s->next)
+		sandbox_halt(d, s, 0); /* destroyed: nothing to keep */
+}
+
+int sandbox_all_stopped(const struct sbxd *d)
+{
+	for (const struct sandbox *s = d->table.head; s; s = s->next)
+		if (s->running || s->starting || s->stopping)
+			return 0;
+	return d->table.dying == NULL;
+}
+
 /* Forgets s for good: its runtime is gone. Frees it after the batch. */
 static void sandbox_bury(struct sbxd *d, struct sandbox *s)
 {
@@ -1034,6 +1050,10 @@ static void sandbox_stopped(struct sbxd *d, struct sandbox *s)
 	sandbox_flush_end(d, s);
 	if (s->doomed) {
 		sandbox_bury(d, s);
+		return;
+	}
+	if (d->draining) { /* sbxd is stopping: nothing boots again */
+		sandbox_fail_waiters(s, -ESHUTDOWN);
 		return;
 	}
 	if (!s->waiters)

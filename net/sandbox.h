@@ -202,6 +202,11 @@ void sandbox_release(struct sbxd *d, struct sandbox *s);
  * syncs, then the runtime is signalled and reaped from the loop. Returns at
  * once; calls that arrive meanwhile wait and boot it again. */
 void sandbox_stop(struct sbxd *d, struct sandbox *s);
+/* sbxd's shutdown: begins to stop every sandbox at once (each as in
+ * sandbox_stop), so that they stop in parallel, through the loop. */
+void sandbox_stop_all(struct sbxd *d);
+/* No sandbox runs, boots or stops any more. */
+int sandbox_all_stopped(const struct sbxd *d);
 /* Called on ticks: puts idle sandboxes to sleep, enforces the deadlines of
  * boots and stops. */
 void sandbox_tick(struct sbxd *d, uint64_t now_ms);

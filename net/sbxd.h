@@ -58,6 +58,8 @@ struct sbxd {
 	unsigned port;
 	int accept_paused; /* out of descriptors: listen_w unregistered */
 	void *update_job;  /* api_system.c: the update being received, or NULL */
+	int draining;      /* SIGTERM: every sandbox stops, then sbxd exits */
+	uint64_t drain_deadline_ms;
 };
 
 /*

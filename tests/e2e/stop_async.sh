@@ -168,4 +168,30 @@ start_sbxd
 [ ! -e "$run/0123456789abcdef.dead.7" ] && [ -d "$run" ] && pass stop_dead_folders_cleared_at_start ||
 	fail stop_dead_folders_cleared_at_start "$(ls "$run" 2>&1)"
 still_serving stop_still_serving
+
+# 7. sbxd's own stop (SIGTERM) stops its sandboxes in parallel: with three
+# VMMs that ignore SIGTERM, all three have been asked while all three still
+# run (one after the other, the first would be killed before the third
+# was asked), and sbxd exits once they are gone, leaving none behind.
+pids=
+for i in 1 2 3; do
+	api PUT /v1/sandboxes/p$i -d '{"keepAlive":true}' >/dev/null
+	api POST /v1/sandboxes/p$i/exec -d '{"command":"true"}' >/dev/null
+	pids="$pids $(vmm_of "$(key_of)")"
+done
+touch "$CTL/ignore-term"
+kill -TERM "$E2E_PID"
+asked=0
+for p in $pids; do wait_for "$CTL/term-seen.$p" && asked=$((asked + 1)); done
+alive=0
+for p in $pids; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
+[ "$asked" = 3 ] && [ "$alive" = 3 ] && pass stop_shutdown_parallel ||
+	fail stop_shutdown_parallel "asked $asked of 3 while $alive of 3 ran ($pids)"
+wait "$E2E_PID"
+E2E_PID=
+left=0
+for p in $pids; do kill -0 "$p" 2>/dev/null && left=$((left + 1)); done
+[ "$left" = 0 ] && grep -q "stopping every sandbox" "$E2E_DIR/sbxd.log" && pass stop_shutdown_all_gone ||
+	fail stop_shutdown_all_gone "$left VMMs left: $(tail -3 "$E2E_DIR/sbxd.log")"
+rm -f "$CTL/ignore-term"
 exit ${CHECK_FAILED:-0}
