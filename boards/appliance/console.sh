@@ -180,7 +180,7 @@ update() {
 	fi || return
 	printf 'reboot into it now? [y/N] '
 	read -r a || return
-	[ "$a" = y ] && { echo "rebooting"; sync; reboot -f; }
+	[ "$a" = y ] && { echo "rebooting (sandboxes stop first)"; box_reboot; }
 }
 
 rollback() {
@@ -198,8 +198,8 @@ rollback() {
 	[ "$a" = y ] || return
 	mren -i "$dev" "::/EFI/Linux/$cur" "::/EFI/Linux/sbx-$V+0.efi" || { echo "rename failed"; return; }
 	sync
-	echo "rebooting into $(esp_entry_version "$prev")"
-	reboot -f
+	echo "rebooting into $(esp_entry_version "$prev") (sandboxes stop first)"
+	box_reboot
 }
 
 factory_reset() {
@@ -231,7 +231,7 @@ while :; do
 	4) token_create ;;
 	5) token_revoke ;;
 	6) cert_regen ;;
-	7) echo "rebooting"; sync; reboot -f ;;
+	7) echo "rebooting (sandboxes stop first)"; box_reboot ;;
 	8) factory_reset ;;
 	9) banner ;;
 	10) update ;;

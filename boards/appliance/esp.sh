@@ -61,3 +61,20 @@ esp_newer() {
 esp_free() {
 	mdir -i "$1" ::/ 2>/dev/null | sed -n 's/^ *\([0-9 ]*\) bytes free.*/\1/p' | tr -d ' '
 }
+
+# Reboots the box, sbxd first: on SIGTERM it stops every sandbox at once,
+# each guest syncing its workspace, so files written just before an update
+# or a reboot from the console are kept. Bounded: after 20 s it reboots
+# anyway.
+box_reboot() {
+	pid=$(cat /run/sbx/sbxd.pid 2>/dev/null)
+	if [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; then
+		i=0
+		while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 200 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+	fi
+	sync
+	reboot -f
+}

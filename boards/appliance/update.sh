@@ -122,7 +122,7 @@ echo "installed $NV as EFI/Linux/sbx-$NV+$tries.efi beside $cur" >>/run/sbx/upda
 msg="installed $NV: the next boot tries it (up to $tries boots) and falls back to $V unless it answers /v1/health within $(cat /run/sbx/health_timeout 2>/dev/null || echo 300) s"
 if [ "${SBX_UPDATE_REBOOT:-0}" = 1 ]; then
 	# Later, so the API's answer leaves first.
-	setsid sh -c 'sleep 3; sync; reboot -f' </dev/null >/dev/null 2>&1 &
+	setsid sh -c '. /etc/sbx/esp.sh; sleep 3; box_reboot' </dev/null >/dev/null 2>&1 &
 	echo "$msg; rebooting now"
 else
 	echo "$msg; reboot to apply"
