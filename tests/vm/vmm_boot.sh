@@ -346,19 +346,30 @@ vsock_flood() {
 	python3 "$AGENT" hold "$sock" 8 "timeout 20 yes 0123456789abcdef" 10 >/dev/null &
 	hold=$!
 	bg="$bg $hold"
-	gexec "timeout 12 python3 -c '
+	# Connecting may take long on a loaded emulated machine (a python that
+	# was cut by its time limit before it connected failed this check
+	# once): 30 s to connect, then 8 s of sending into the unread stream.
+	python3 "$AGENT" --read 90 exec "$sock" "timeout 60 python3 -c '
 import socket, time
-for _ in range(20):
+end = time.time() + 30
+while True:
     s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
     try:
         s.connect((2, 5000))
         break
     except OSError:
         s.close()
+        if time.time() > end:
+            raise
         time.sleep(0.1)
+s.settimeout(1)
 b = b\"x\" * 65536
-while True:
-    s.send(b)
+end = time.time() + 8
+while time.time() < end:
+    try:
+        s.send(b)
+    except socket.timeout:
+        pass
 '; echo" >/dev/null
 	wait "$hold"
 	bg_drop "$hold"
