@@ -7,8 +7,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-why=$(e2e_fakevm_unmet)
-[ -z "$why" ] || { skip e2e_boot_retry "$why"; exit 0; }
+e2e_fakevm_require e2e_boot_retry
 E2E_DIR=$(mktemp -d /tmp/sbx-e2e.XXXXXX)
 trap e2e_cleanup EXIT
 CTL=$E2E_DIR/ctl

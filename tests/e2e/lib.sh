@@ -62,6 +62,14 @@ e2e_restart() {
 	e2e_launch "$@"
 }
 
+# e2e_fakevm_require NAME: skips test NAME (and exits the script) where the
+# VM backend cannot be tried with the stand-in VMM.
+e2e_fakevm_require() {
+	local why
+	why=$(e2e_fakevm_unmet)
+	[ -z "$why" ] || { skip "$1" "$why"; exit 0; }
+}
+
 # e2e_fakevm_unmet: why the VM backend cannot be tried here, or nothing.
 e2e_fakevm_unmet() {
 	if [ ! -x "$SBX_BUILD/bin/sbxd" ] || [ ! -x "$SBX_BUILD/bin/sbx-init" ]; then

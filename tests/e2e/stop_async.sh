@@ -13,8 +13,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-why=$(e2e_fakevm_unmet)
-[ -z "$why" ] || { skip e2e_stop_async "$why"; exit 0; }
+e2e_fakevm_require e2e_stop_async
 MKFS=$(command -v mkfs.ext4)
 E2E_DIR=$(mktemp -d /tmp/sbx-e2e.XXXXXX)
 CTL=$E2E_DIR/ctl

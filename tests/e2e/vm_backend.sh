@@ -10,8 +10,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-why=$(e2e_fakevm_unmet)
-[ -z "$why" ] || { skip e2e_vm_backend "$why"; exit 0; }
+e2e_fakevm_require e2e_vm_backend
 E2E_DIR=$(mktemp -d /tmp/sbx-e2e.XXXXXX)
 trap e2e_cleanup EXIT
 export FAKE_VMM_AGENT=$SBX_BUILD/bin/sbx-init FAKE_VMM_DELAY=1.5
