@@ -165,7 +165,9 @@ static bool un_tcp_want_host(const struct un_tcp_flow *f)
 {
 	size_t need = (f->events & EPOLLIN) ? 1 : UN_TCP_RESUME;
 
-	return !f->host_eof && f->pcb && tcp_sndbuf(f->pcb) >= need &&
+	/* snd_buf itself: tcp_sndbuf() saturates at 65535, which would never
+	 * reach UN_TCP_RESUME once TCP_SND_BUF is 256 KiB or more. */
+	return !f->host_eof && f->pcb && f->pcb->snd_buf >= need &&
 	       tcp_sndqueuelen(f->pcb) + 4 < TCP_SND_QUEUELEN;
 }
 
