@@ -26,6 +26,8 @@
 #   flood-after         once the flows drained, a new connection is served
 #   flood-neighbour     the neighbour answered every exec during the flood
 #
+# A flooder whose guest triple-faulted is flooded once more on fresh VMs
+# (see the note above the attempts below); a second triple fault fails.
 # No timed assertions: the neighbour's exec latency, quiet and during the
 # flood, is written to $SBX_FLOOD_LAT/{quiet,flood}.ms when that is set
 # (tests/bench/vm/net.sh turns it into a ratio). Traffic: loopback only.
@@ -188,10 +190,6 @@ with open(out, "w") as f:
     f.write("%d %d\n" % tuple(most))
 EOF
 
-base=$((8000 + RANDOM % 900))
-HOLD=$base BH=$((base + 1)) CLOSED=$((base + 2))
-python3 "$tmp/holder.py" "$HOLD" "$BH" "$tmp/holder.stat" &
-srv=$!
 echo "nameserver 127.0.0.1" >"$tmp/resolv.conf"
 
 # start NAME MEM ARGS...: one sbx-vmm with --net; its pid in $started_pid
@@ -209,44 +207,72 @@ start() {
 # 900 s per read); tests/bench/vm/net.sh uses it the same way.
 AGENT=$SBX_SRC/tests/lib/agent.py
 agent() { python3 "$AGENT" --dial 10 --read 900 "$@"; }
-why() { echo "$1 (console: $(tail -n 3 "$tmp/$2.console" 2>/dev/null | tr '\n' '|'); stderr: $(tail -n 2 "$tmp/$2.stderr" 2>/dev/null | tr '\n' '|'))"; }
+# The whole of sbx-vmm's own report (a crash report is ~20 lines), not its tail.
+why() { echo "$1 (console: $(tail -n 3 "$tmp/$2.console" 2>/dev/null | tr '\n' '|'); stderr: $(grep -v "flow limit reached" "$tmp/$2.stderr" 2>/dev/null | tail -n 40 | tr '\n' '|'))"; }
 
-start flooder 512 --net-rule "alias 10.0.2.100 127.0.0.1 $HOLD-$CLOSED"
-fpid=$started_pid
-start neighbour 256
-npid=$started_pid
-if ! agent hello "$tmp/flooder.sock" 300 || ! agent hello "$tmp/neighbour.sock" 300; then
-	fail flood-boot "$(why "no HELLO" flooder) $(why "" neighbour)"
-	for n in ${ALL#flood-boot }; do skip "$n" "no boot"; done
-	exit 0
-fi
-pass flood-boot
+# flood: the host listeners, both guests, and the four waves with the
+# neighbour's loop and the RSS sampler running. Returns 1 when a guest did
+# not answer HELLO.
+flood() {
+	local base=$((8000 + RANDOM % 900))
+	HOLD=$base BH=$((base + 1)) CLOSED=$((base + 2))
+	rm -f "$tmp/holder.stat" "$tmp/loop.stop" "$tmp/rss.stop" "$tmp/rss.max" "$tmp"/*.ms
+	python3 "$tmp/holder.py" "$HOLD" "$BH" "$tmp/holder.stat" &
+	srv=$!
+	start flooder 512 --net-rule "alias 10.0.2.100 127.0.0.1 $HOLD-$CLOSED"
+	fpid=$started_pid
+	start neighbour 256
+	npid=$started_pid
+	agent hello "$tmp/flooder.sock" 300 && agent hello "$tmp/neighbour.sock" 300 || return 1
 
-# The flood script into the guest, and a first small wave so the guest's
-# python and socket memory is warm before RSS is sampled.
-b64=$(base64 -w0 "$tmp/flood.py")
-agent exec "$tmp/flooder.sock" "echo $b64 | base64 -d >/tmp/flood.py && python3 /tmp/flood.py 10.0.0.1 80 50 50 10 drop" >/dev/null
+	# The flood script into the guest, and a first small wave so the guest's
+	# python and socket memory is warm before RSS is sampled.
+	local b64
+	b64=$(base64 -w0 "$tmp/flood.py")
+	agent exec "$tmp/flooder.sock" "echo $b64 | base64 -d >/tmp/flood.py && python3 /tmp/flood.py 10.0.0.1 80 50 50 10 drop" >/dev/null
 
-# The neighbour, quiet.
-agent loop "$tmp/neighbour.sock" "$tmp/quiet.ms" /nonexistent 15 >/dev/null
+	# The neighbour, quiet.
+	agent loop "$tmp/neighbour.sock" "$tmp/quiet.ms" /nonexistent 15 >/dev/null
 
-python3 "$tmp/rss.py" "$fpid" "$tmp/rss.stop" "$tmp/rss.max" &
-sampler=$!
-# --dial 60: "answered" is the check, not how fast; under emulation on a
-# loaded machine a connection can take longer than the default 5 s.
-agent --dial 60 loop "$tmp/neighbour.sock" "$tmp/flood.ms" "$tmp/loop.stop" >"$tmp/loop.out" 2>&1 &
-loop=$!
+	python3 "$tmp/rss.py" "$fpid" "$tmp/rss.stop" "$tmp/rss.max" &
+	sampler=$!
+	# --dial 60: "answered" is the check, not how fast; under emulation on a
+	# loaded machine a connection can take longer than the default 5 s.
+	agent --dial 60 loop "$tmp/neighbour.sock" "$tmp/flood.ms" "$tmp/loop.stop" >"$tmp/loop.out" 2>&1 &
+	loop=$!
+	w_policy=$(wave 10.0.0.1 80 $((2 * N)) 200 10 drop)
+	w_closed=$(wave 10.0.2.100 "$CLOSED" "$N" 200 10 drop)
+	w_hold=$(wave 10.0.2.100 "$HOLD" "$N" "$N" 30 hold)
+	w_bh=$(wave 10.0.2.100 "$BH" "$N" "$N" 5 drop)
+	touch "$tmp/loop.stop" "$tmp/rss.stop"
+	wait "$loop"
+	loop_rc=$?
+	loop=
+	wait "$sampler"
+	sampler=
+	return 0
+}
 wave() { agent exec "$tmp/flooder.sock" "python3 /tmp/flood.py $*"; }
-w_policy=$(wave 10.0.0.1 80 $((2 * N)) 200 10 drop)
-w_closed=$(wave 10.0.2.100 "$CLOSED" "$N" 200 10 drop)
-w_hold=$(wave 10.0.2.100 "$HOLD" "$N" "$N" 30 hold)
-w_bh=$(wave 10.0.2.100 "$BH" "$N" "$N" 5 drop)
-touch "$tmp/loop.stop" "$tmp/rss.stop"
-wait "$loop"
-loop_rc=$?
-loop=
-wait "$sampler"
-sampler=
+
+# A guest that triple-faults takes its sbx-vmm down with a crash report.
+# Under this machine's nested SVM (KVM inside a TCG-emulated EPYC) that
+# happens now and then below the guest, at boot as under load (hv/README.md,
+# "Crash reports"); it says nothing about usernet. The flood runs once more
+# on fresh VMs then, and a second triple fault fails like any other exit.
+for attempt in 1 2; do
+	if ! flood; then
+		fail flood-boot "$(why "no HELLO" flooder) $(why "" neighbour)"
+		for n in ${ALL#flood-boot }; do skip "$n" "no boot"; done
+		exit 0
+	fi
+	[ "$attempt" = 2 ] || kill -0 "$fpid" 2>/dev/null ||
+		! grep -q "triple fault" "$tmp/flooder.stderr" && break
+	echo "  NOTE: the flooder's guest triple-faulted; flooding fresh VMs once more. $(why "" flooder)"
+	for p in $srv $fpid $npid; do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	srv='' fpid='' npid=''
+done
+pass flood-boot
 for w in policy closed hold bh; do v=w_$w; echo "  wave $w: ${!v}"; done
 echo "  neighbour during the flood: $(cat "$tmp/loop.out")"
 
@@ -279,6 +305,7 @@ echo "  flooder RSS at most: ${rss_own:-?} KiB besides guest RAM, ${rss_guest:-?
 # connection must be served. Bounded wait, no timing judged.
 after=
 for _ in $(seq 1 30); do
+	kill -0 "$fpid" 2>/dev/null || { out="(sbx-vmm is gone)"; break; }
 	out=$(agent exec "$tmp/flooder.sock" "python3 -c '
 import socket
 s = socket.create_connection((\"10.0.2.100\", $HOLD), timeout=10)
