@@ -346,6 +346,13 @@ static ssize_t rec_open(struct tls_record *r, size_t body, unsigned char *buf, s
 			r->rd_state = 1;
 			return 0;
 		}
+		/* 5246 7.2: a warning (user_canceled, no_renegotiation) may be
+		 * ignored; counted with empty records so a stream of them ends. */
+		if (out[0] == 1) {
+			if (++r->empty > REC_MAX_EMPTY)
+				return rec_fail(r, TLS_ALERT_UNEXPECTED, -EPROTO);
+			return 0;
+		}
 		return rec_fail(r, -1, -ECONNRESET);
 	default:
 		/* Handshake (renegotiation is off) or ChangeCipherSpec. */

@@ -5,7 +5,8 @@
  * handshakes (ticket and session id), data both ways compared byte for
  * byte, close_notify both ways, and the records that must end a
  * connection: a tampered byte, an oversized record, a bad version or type,
- * a renegotiation, the peer's alert, EOF inside a record.
+ * a renegotiation, the peer's fatal alert (a warning is skipped), EOF
+ * inside a record.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -433,6 +434,29 @@ static void test_peer_alert(void)
 	pair_close(&c, &tc);
 }
 
+/* A warning alert is skipped and the data after it read; too many in a row
+ * end the connection like empty records do. */
+static void test_warning_alert(void)
+{
+	static const unsigned char hi[] = "after the warning";
+	struct client c;
+	struct tls_conn tc;
+	unsigned char tmp[64];
+	int i;
+
+	CHECK(!bad_open(&c, &tc, suites[0], 0));
+	CHECK(!mbedtls_ssl_send_alert_message(&c.ssl, MBEDTLS_SSL_ALERT_LEVEL_WARNING,
+					      MBEDTLS_SSL_ALERT_MSG_NO_RENEGOTIATION));
+	CHECK_EQ(tls_conn_read(&tc, tmp, sizeof(tmp)), -EAGAIN);
+	CHECK(!c2s(&c, &tc, hi, sizeof(hi)));
+	for (i = 0; i < 40; i++)
+		CHECK(!mbedtls_ssl_send_alert_message(&c.ssl, MBEDTLS_SSL_ALERT_LEVEL_WARNING,
+						      MBEDTLS_SSL_ALERT_MSG_USER_CANCELED));
+	CHECK_EQ(tls_conn_read(&tc, tmp, sizeof(tmp)), -EPROTO);
+	CHECK_EQ(client_alert(&c), MBEDTLS_SSL_ALERT_MSG_UNEXPECTED_MESSAGE);
+	pair_close(&c, &tc);
+}
+
 /* The write contract of tls.h: after -EAGAIN the same bytes again, and no
  * more than the pending record's length is taken. */
 static void test_write_retry(void)
@@ -517,6 +541,7 @@ int main(void)
 	TEST(test_eof);
 	TEST(test_renegotiation_refused);
 	TEST(test_peer_alert);
+	TEST(test_warning_alert);
 	TEST(test_write_retry);
 	TEST(test_mbedtls_fallback);
 	tls_server_fini(&ts);
