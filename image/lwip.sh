@@ -97,4 +97,8 @@ C
 fi
 
 link_to "$final" "$O/images/lwip"
+# The objects that include lwIP's headers depend on this stamp as well as on
+# liblwip.a (net/usernet/build.mk): pointed back at an older cached build,
+# the library is older than those objects, the stamp is not.
+[ "$(cat "$O/images/lwip.stamp" 2>/dev/null)" = "$final" ] || echo "$final" >"$O/images/lwip.stamp"
 report lwip "$status" "$start" "$final ($(du -h "$final/liblwip.a" | cut -f1) liblwip.a, $(cat "$final/source-version"))"

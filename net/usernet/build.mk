@@ -19,9 +19,12 @@ $(O)/obj/tests/unit/usernet_%.o: HOST_CFLAGS += -isystem $(USERNET_LWIP)/include
 
 # lwIP's headers come in with -isystem, which -MMD does not track: an object
 # that includes them is rebuilt when the library is (image/lwip.sh rebuilds
-# it, headers and our lwipopts.h copy with it, when any of its inputs change).
+# it, headers and our lwipopts.h copy with it, when any of its inputs change),
+# and when image/lwip.sh points images/lwip at another cached build (its
+# stamp: that build may be older than the objects).
 $(patsubst %.c,$(O)/obj/%.o,$(USERNET_SRCS) tests/unit/usernet_dns.c \
-	tests/unit/usernet_frames.c tests/usernet/usernet_tap.c): $(wildcard $(USERNET_LIBS))
+	tests/unit/usernet_frames.c tests/usernet/usernet_tap.c) $(O)/fuzz/usernet_fuzz: \
+	$(wildcard $(USERNET_LIBS) $(O)/images/lwip.stamp)
 
 $(eval $(call unit_test,usernet_policy,tests/unit/usernet_policy.c net/usernet/policy.c))
 
