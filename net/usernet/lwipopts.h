@@ -110,9 +110,10 @@
 #define LWIP_WND_SCALE                1
 #define TCP_RCV_SCALE                 2
 #define TCP_WND                       (128 * 1024)
-#define TCP_SND_BUF                   (128 * 1024)
+#define TCP_SND_BUF                   (256 * 1024)
 #define TCP_SND_QUEUELEN              ((4 * TCP_SND_BUF + TCP_MSS - 1) / TCP_MSS)
-#define TCP_SNDLOWAT                  (TCP_SND_BUF / 4)
+/* lwIP's init.c wants it 4 MSS below 65535 (a u16_t view of snd_buf). */
+#define TCP_SNDLOWAT                  (48 * 1024)
 #define TCP_SNDQUEUELOWAT             (TCP_SND_QUEUELEN / 2)
 #define TCP_QUEUE_OOSEQ               1
 #define TCP_OOSEQ_MAX_BYTES           (256 * 1024)
