@@ -119,7 +119,8 @@ if tier_on vm; then
 		# 1500 s: the tier itself takes ~13 min under TCG, and one script
 		# that hits its own 600 s limit must not end the whole VM.
 		for try in 1 2; do
-			SBX_OUT=$O/vm-out SBX_VM_TIMEOUT=${SBX_VM_TIMEOUT:-1500} timeout -k 10 1800 \
+			SBX_OUT=$O/vm-out SBX_VM_TIMEOUT=${SBX_VM_TIMEOUT:-1500} \
+				SBX_VM_STALL=${SBX_VM_STALL:-$((${SBX_VM_TEST_TIMEOUT:-600} + 120))} timeout -k 10 1800 \
 				"$SRC/boards/qemu-x86_64/vm.sh" "$O" exec \
 				tests/vm-run.sh >"$log" 2>&1 </dev/null
 			rc=$?

@@ -11,7 +11,8 @@
 #                            is ${SBX_STATE:-/var/lib/sbx} of this machine (9p).
 #   vm.sh build shell        a busybox shell on the console, for debugging.
 #
-# Env: SBX_VM_TIMEOUT (s, default 1800) ends a hung VM; SBX_VM_MEM, SBX_VM_SMP.
+# Env: SBX_VM_TIMEOUT (s, default 1800) ends a hung VM; SBX_VM_STALL (s, 0 =
+# off) ends one sooner when its out folder stops changing; SBX_VM_MEM, SBX_VM_SMP.
 # The console log is kept in $SBX_OUT/console.log (exec) for post-mortems.
 set -euo pipefail
 O=$(realpath "${1:-build}")
@@ -66,7 +67,25 @@ JOB
 		-virtfs "local,path=$OUT,mount_tag=out,security_model=none"
 		-serial "file:$OUT/console.log")
 	rc=0
-	timeout "${SBX_VM_TIMEOUT:-1800}" qemu-system-x86_64 "${args[@]}" </dev/null 2> >(grep -v "TCG doesn.t support" >&2) || rc=$?
+	timeout "${SBX_VM_TIMEOUT:-1800}" qemu-system-x86_64 "${args[@]}" </dev/null 2> >(grep -v "TCG doesn.t support" >&2) &
+	qpid=$!
+	# SBX_VM_STALL=S: a VM whose out folder (console, output, anything the
+	# job writes) has not changed for S seconds is wedged below its own
+	# lockup detector (its CPUs spinning with interrupts off): end it now
+	# rather than at SBX_VM_TIMEOUT.
+	stall=${SBX_VM_STALL:-0} sig='' since=$SECONDS
+	while [ "$stall" -gt 0 ] && kill -0 "$qpid" 2>/dev/null; do
+		sleep 5
+		now=$(find "$OUT" -type f -printf '%p %s %T@\n' 2>/dev/null | md5sum)
+		if [ "$now" != "$sig" ]; then
+			sig=$now since=$SECONDS
+		elif [ $((SECONDS - since)) -ge "$stall" ]; then
+			echo "vm.sh: nothing new in $OUT for $stall s: the host VM is wedged; ending it" >&2
+			kill "$qpid" 2>/dev/null
+			break
+		fi
+	done
+	wait "$qpid" || rc=$?
 	[ -e "$OUT/output.txt" ] && cat "$OUT/output.txt"
 	if [ ! -e "$OUT/status" ]; then
 		echo "vm.sh: the job did not finish (qemu status $rc); console: $OUT/console.log" >&2
