@@ -180,6 +180,10 @@ static int cli_perform(struct cli *c, const char *method, const char *path,
 		curl_easy_setopt(cu, CURLOPT_SSL_VERIFYHOST, 0L);
 		curl_easy_setopt(cu, CURLOPT_SSL_CTX_FUNCTION, cli_pin_ssl_ctx);
 		curl_easy_setopt(cu, CURLOPT_SSL_CTX_DATA, c);
+		/* The pin replaces the CA store: without these libcurl still
+		 * loads the system bundle and fails where there is none. */
+		curl_easy_setopt(cu, CURLOPT_CAINFO, NULL);
+		curl_easy_setopt(cu, CURLOPT_CAPATH, NULL);
 	} else if (c->cfg.ca[0]) {
 		curl_easy_setopt(cu, CURLOPT_CAINFO, c->cfg.ca);
 	}
