@@ -26,12 +26,14 @@
  *              /usr/bin/sbx-console on the serial port (sbx.console=,
  *              default ttyS0) are kept running, each restarted when it
  *              exits; /usr/bin/sbx-health runs once, and blesses the boot
- *              entry when sbxd answers. On a trial boot (a new version,
- *              /run/sbx/trial) a watchdog reboots the box unless
- *              /run/sbx/healthy appears within /run/sbx/health_timeout
- *              seconds of the kernel's start, so systemd-boot burns one of
- *              the entry's tries and falls back to the previous version
- *              when they are gone. This mode never powers off on its own
+ *              entry when sbxd answers (on a trial boot, when a sandbox
+ *              also booted and ran a command through the API). On a trial
+ *              boot (a new version, /run/sbx/trial) a watchdog reboots the
+ *              box unless /run/sbx/healthy appears within
+ *              /run/sbx/health_timeout seconds of the kernel's start, so
+ *              systemd-boot burns one of the entry's tries and falls back
+ *              to the previous version when they are gone. This mode never
+ *              powers off on its own
  *   5. reap every child; when the job ends, sync and power off, so QEMU exits.
  *
  * PID 1 must never exit on its own errors: each step reports on the console
@@ -397,7 +399,8 @@ static long watchdog_arm(void)
 	if (t < 30)
 		t = 30;
 	sigaction(SIGALRM, &sa, NULL);
-	say("version on trial: it must answer /v1/health within %ld s of boot", t);
+	say("version on trial: it must answer /v1/health and boot a sandbox "
+	    "within %ld s of boot", t);
 	return t;
 }
 

@@ -20,8 +20,9 @@
 #
 # The initramfs is the host VM's (boards/qemu-x86_64/build.sh) followed by a
 # second cpio archive with what the appliance adds (modules, the setup,
-# console, update and health scripts, sfdisk, mtools, openssl, and sbxd and
-# sbx-vmm as built now); the kernel unpacks both, the later one winning.
+# console, update and health scripts, sfdisk, mtools, openssl, sbxd and
+# sbx-vmm as built now, and the sbx CLI); the kernel unpacks both, the later
+# one winning.
 #
 # The image's version (SBX_VERSION, default from SOURCE_DATE_EPOCH, e.g.
 # 2026.01.01.000000) must grow from one release to the next: systemd-boot
@@ -55,7 +56,7 @@ conf=$SRC/boards/$BOARD/appliance.conf
 . "$SRC/boards/$BASE_BOARD/board.conf"
 STUB=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
 SDBOOT=/usr/lib/systemd/boot/efi/systemd-bootx64.efi
-for f in "$IMG/host-vmlinuz" "$IMG/host-initramfs.cpio.gz" "$O/bin/sbxd" "$STUB" "$SDBOOT"; do
+for f in "$IMG/host-vmlinuz" "$IMG/host-initramfs.cpio.gz" "$O/bin/sbxd" "$O/bin/sbx" "$STUB" "$SDBOOT"; do
 	[ -e "$f" ] || { echo "appliance: $f missing (make images; make deps)" >&2; exit 2; }
 done
 for t in sfdisk mkfs.fat mcopy mmd objcopy mksquashfs xz cpio faketime python3; do
@@ -161,6 +162,10 @@ copy_elf /usr/bin/openssl usr/bin/openssl
 # rebuilt by `make images`, not by `make`), and this archive wins.
 copy_elf "$O/bin/sbxd" usr/bin/sbxd
 copy_elf "$O/bin/sbx-vmm" usr/bin/sbx-vmm
+# The CLI (libcurl and its libraries): sbx-health boots a sandbox with it
+# through the API before it blesses a new version; an operator may use it
+# from the maintenance shell too.
+copy_elf "$O/bin/sbx" usr/bin/sbx
 build_id=$(cd "$SRC" && git describe --always --dirty 2>/dev/null || echo dev)
 # systemd-boot sorts type #2 entries by IMAGE_VERSION, newest first.
 cat >"$R/etc/os-release" <<REL

@@ -146,7 +146,7 @@ fi
 
 # The boot entry: EFI/Linux/sbx-V.efi is a good version; sbx-V+LEFT-DONE.efi
 # is on trial, and hostinit reboots it unless sbx-health finds sbxd
-# answering within health_timeout seconds. An entry with no tries left is
+# answering and a sandbox booting within health_timeout seconds. An entry with no tries left is
 # not rebooted when no other could take over (that would only loop).
 # shellcheck source=esp.sh disable=SC1091
 . /etc/sbx/esp.sh

@@ -119,7 +119,7 @@ mcopy -i "$dev" "$f" "$L/sbx-$NV.new" || die "cannot write to the ESP"
 mren -i "$dev" "$L/sbx-$NV.new" "$L/sbx-$NV+$tries.efi" || die "cannot name the entry"
 sync
 echo "installed $NV as EFI/Linux/sbx-$NV+$tries.efi beside $cur" >>/run/sbx/update.log
-msg="installed $NV: the next boot tries it (up to $tries boots) and falls back to $V unless it answers /v1/health within $(cat /run/sbx/health_timeout 2>/dev/null || echo 300) s"
+msg="installed $NV: the next boot tries it (up to $tries boots) and falls back to $V unless it answers /v1/health and boots a sandbox within $(cat /run/sbx/health_timeout 2>/dev/null || echo 300) s"
 if [ "${SBX_UPDATE_REBOOT:-0}" = 1 ]; then
 	# Later, so the API's answer leaves first.
 	setsid sh -c '. /etc/sbx/esp.sh; sleep 3; box_reboot' </dev/null >/dev/null 2>&1 &

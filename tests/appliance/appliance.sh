@@ -12,15 +12,19 @@
 #   1. first boot: banner and fingerprint, the menu through a fifo (status,
 #      create a token), the API over HTTPS with both tokens, an exec;
 #      GET /v1/system; a deliberately broken update (same UKI, newer
-#      version, an sbxd that exits at once) through POST /v1/system/update
-#      with the operator token (a tenant's gets 403), ?reboot=true;
-#   2. the broken version boots (its version on the console), never becomes
-#      healthy, and the watchdog reboots it, once per try;
+#      version, an sbx-vmm that fails at once: its sbxd answers /v1/health
+#      but boots no sandbox) through POST /v1/system/update with the
+#      operator token (a tenant's gets 403), ?reboot=true;
+#   2. the broken version boots (its version on the console), answers
+#      /v1/health, yet never becomes healthy (sbx-health cannot boot a
+#      sandbox in it), and the watchdog reboots it, once per try;
 #   3. systemd-boot falls back: the old version serves the API again
 #      (tokens, certificate, an exec); the console installs a good newer
 #      image from a URL (served on loopback, reached as QEMU's 10.0.2.2);
-#   4. the new version boots on trial, becomes healthy and is blessed; the
-#      console rolls it back;
+#   4. the new version boots on trial, sbx-health boots a sandbox in it
+#      through the API (its log, read from the maintenance shell, says so;
+#      its throwaway token is revoked), it becomes healthy and is blessed;
+#      the console rolls it back;
 #   5. the old version again; factory reset (asked twice);
 #   6. tokens and certificate are gone; a static address written into
 #      sbx.conf while the box was off is used.
@@ -32,6 +36,9 @@ O=${SBX_BUILD:-$SRC/build}
 # shellcheck source=../lib/check.sh
 . "$SRC/tests/lib/check.sh"
 BOOT_TIMEOUT=${SBX_APPLIANCE_BOOT_TIMEOUT:-400}
+# The broken version's health timeout: long enough for its sbxd to answer
+# /v1/health first, so the watchdog's reboot proves the sandbox check.
+BROKEN_HEALTH_TIMEOUT=60
 OVMF=/usr/share/OVMF
 
 for need in qemu-system-x86_64 qemu-img sfdisk mcopy mkfs.fat mksquashfs objcopy curl openssl; do
@@ -148,8 +155,10 @@ fi
 
 # --- Variants of the image's UKI, made with the image's own uki.sh: the
 # same kernel and initramfs under a newer version (its os-release replaced
-# by a cpio archive appended to the initramfs), and with BROKEN an sbxd
-# that exits at once, so the version never becomes healthy.
+# by a cpio archive appended to the initramfs), and with BROKEN an sbx-vmm
+# (what sbxd runs per sandbox: --vmm /usr/bin/sbx-vmm) that fails at once:
+# sbxd serves and answers /v1/health, but no sandbox boots, so the version
+# never becomes healthy.
 variant() { # NEWVERSION OUT [broken]
 	local d=$T/variant-$1
 	mkdir -p "$d/root/etc" "$d/root/usr/bin"
@@ -159,8 +168,9 @@ variant() { # NEWVERSION OUT [broken]
 	sed -i "s/$V/$1/g" "$d/osrel" "$d/cmdline"
 	cp "$d/osrel" "$d/root/etc/os-release"
 	if [ "${3:-}" = broken ]; then
-		printf '#!/bin/sh\necho "sbxd of a broken update: exiting"\nexit 1\n' >"$d/root/usr/bin/sbxd"
-		chmod 755 "$d/root/usr/bin/sbxd"
+		printf '#!/bin/sh\necho "sbx-vmm of a broken update: failing" >&2\nexit 2\n' \
+			>"$d/root/usr/bin/sbx-vmm"
+		chmod 755 "$d/root/usr/bin/sbx-vmm"
 	fi
 	(cd "$d/root" && find . ! -name . | sort | cpio -o -H newc --quiet -R 0:0) | gzip -n >>"$d/initrd"
 	"$SRC/boards/appliance/uki.sh" "$2" "$d/osrel" "$d/cmdline" "$d/linux" "$d/initrd" &&
@@ -184,7 +194,7 @@ mcopy -i "$DISK@@$cfg_off" ::sbx.conf "$T/sbx.conf"
 	echo "domain=sbx.test"
 	echo "token_sha256=$(printf %s "$INIT_TOKEN" | sha256sum | cut -d' ' -f1)"
 	echo "token_tenant=ops"
-	echo "health_timeout=30"
+	echo "health_timeout=$BROKEN_HEALTH_TIMEOUT"
 	echo "update_tries=2"
 } | sed 's/$/\r/' >"$T/sbx.conf.new"
 mcopy -o -i "$DISK@@$cfg_off" "$T/sbx.conf.new" ::sbx.conf
@@ -316,39 +326,64 @@ fi
 echo "# update answer: $(head -c 400 "$T/body")"
 shutdown_vm
 
-# settle: 0 when the box answers /v1/health, 1 when QEMU ended (the box
-# rebooted), 2 after BOOT_TIMEOUT seconds of neither.
+# settle [VERSION [SECONDS]]: 0 when the box answers /v1/health (running
+# VERSION, when given), 1 when QEMU ended (the box rebooted), 2 after
+# SECONDS (BOOT_TIMEOUT) of neither. ANSWERED=1 once /v1/health answered,
+# whichever version did.
 settle() {
 	local i
-	for ((i = 0; i < BOOT_TIMEOUT; i++)); do
+	ANSWERED=0
+	for ((i = 0; i < ${2:-$BOOT_TIMEOUT}; i++)); do
 		kill -0 "$qpid" 2>/dev/null || return 1
-		[ "$(curl -sk -m 5 -o /dev/null -w '%{http_code}' "$URL/v1/health")" = 200 ] && return 0
+		if [ "$(curl -sk -m 5 -o /dev/null -w '%{http_code}' "$URL/v1/health")" = 200 ]; then
+			ANSWERED=1
+			[ -z "${1:-}" ] || [ "$(boot_version)" = "$1" ] && return 0
+		fi
 		sleep 1
 	done
 	return 2
 }
 boot_version() { since | sed -n 's/.*hostinit: appliance version \([^ ]*\).*/\1/p' | head -n 1; }
 
-# --- The broken version boots once per try and is rebooted by the
-# watchdog each time; then systemd-boot falls back to the old version.
-broken=0 dogged=0 settled=1 seen=
+# --- The broken version boots once per try, answers /v1/health, and is
+# rebooted by the watchdog each time (no sandbox boots in it); then
+# systemd-boot falls back to the old version. Settled means the old
+# version answers: the broken one answering is no reason to stop waiting.
+# A box still up long after the broken version's health timeout was not
+# rebooted: its status says why (e.g. blessed after /v1/health alone).
+broken=0 dogged=0 answered=0 settled=1 seen='' why=''
 for _ in 1 2 3 4; do
 	t0=$SECONDS
 	boot
-	settle
+	settle "$V" $((BROKEN_HEALTH_TIMEOUT + 120))
 	settled=$?
 	ver=$(boot_version)
 	seen="$seen $ver"
 	[ "$settled" = 0 ] && break
 	[ "$ver" = "$BV" ] && broken=$((broken + 1))
-	since | grep -q "never became healthy" && dogged=$((dogged + 1))
-	echo "# broken boot $broken: $((SECONDS - t0)) s from QEMU start to the watchdog's reboot"
+	[ "$ver" = "$BV" ] && [ "$ANSWERED" = 1 ] && answered=$((answered + 1))
+	if ! since | grep -q "never became healthy"; then
+		if kill -0 "$qpid" 2>/dev/null; then
+			send 1
+			wait_for "fallback: " 30
+			why="$ver not rebooted $((SECONDS - t0)) s after QEMU start;$(since |
+				grep -a -e '^version:' -e '^fallback:' | tr -s ' ' | tr '\n' ';')"
+			send 7
+		else
+			why="QEMU ended without the watchdog: $(tail -c 300 "$LOG" | tr -d '\r' | tr '\n' '|')"
+		fi
+		shutdown_vm
+		break
+	fi
+	dogged=$((dogged + 1))
+	echo "# broken boot $broken: $((SECONDS - t0)) s from QEMU start to the watchdog's reboot" \
+		"($([ "$ANSWERED" = 1 ] && echo "answered" || echo "did not answer") /v1/health)"
 	shutdown_vm
 done
-if [ "$broken" = 2 ] && [ "$dogged" = 2 ]; then
-	pass "appliance_update_broken_boots (booted $BV twice, rebooted by the watchdog each time)"
+if [ "$broken" = 2 ] && [ "$dogged" = 2 ] && [ "$answered" = 2 ]; then
+	pass "appliance_update_broken_boots (booted $BV twice, answered /v1/health, rebooted by the watchdog each time)"
 else
-	fail appliance_update_broken_boots "boots:$seen, watchdog reboots $dogged"
+	fail appliance_update_broken_boots "boots:$seen, answered /v1/health $answered, watchdog reboots $dogged${why:+; $why}"
 fi
 if [ "$settled" = 0 ] && [ "$ver" = "$V" ]; then
 	pass appliance_update_rolled_back
@@ -383,6 +418,11 @@ cp "$T/good.efi" "$T/www/sbx.efi"
 HPORT=$(free_port)
 (cd "$T/www" && exec python3 -m http.server -b 127.0.0.1 "$HPORT") >"$T/http.log" 2>&1 &
 hpid=$!
+# The box asks at once: the server must listen first.
+for _ in $(seq 1 100); do
+	curl -s -m 2 -o /dev/null "http://127.0.0.1:$HPORT/" && break
+	sleep 0.2
+done
 send 10 "http://10.0.2.2:$HPORT/sbx.efi" "$(sha256sum "$T/www/sbx.efi" | cut -d' ' -f1)"
 if wait_for "reboot into it now" 300 && since | grep -q "installed $GV"; then
 	pass appliance_console_update
@@ -410,22 +450,37 @@ set_conf() { # KEY=VALUE...: replaces those keys in sbx.conf
 }
 set_conf health_timeout=1200
 
-# --- The new version boots on trial, becomes healthy, is blessed.
+# --- The new version boots on trial; sbx-health boots a sandbox in it
+# through the API, then blesses it.
+t0=$SECONDS
 boot
 settle
 settled=$?
 ver=$(boot_version)
 if [ "$settled" = 0 ] && [ "$ver" = "$GV" ]; then
 	ok=0
-	for _ in $(seq 1 30); do
+	while [ $((SECONDS - t0)) -lt "$BOOT_TIMEOUT" ]; do
 		send 1
 		wait_for "fallback: " 30
 		since | grep -q "version: *$GV (entry sbx-$GV.efi, on trial, healthy)" && { ok=1; break; }
-		sleep 2
+		sleep 5
 	done
+	[ "$ok" = 1 ] && echo "# the new version: healthy and blessed $((SECONDS - t0)) s after QEMU start"
 	code=$(api "$INIT_TOKEN" GET /v1/system)
 	[ "$ok" = 1 ] && grep -q "\"version\":\"$GV\"" "$T/body"
 	check appliance_update_blessed test $? = 0
+	# sbx-health's log and the tokens, from the maintenance shell: a
+	# sandbox ran a command, and the check's token is gone (from a list
+	# that was printed).
+	send 0
+	wait_for "exit returns to the menu" 30
+	send "cat /run/sbx/health.log" "sbxd token list --state /var/lib/sbx" "exit"
+	wait_for "11) roll back" 60
+	since | grep -a "^health: " | sed 's/^/# /'
+	since | grep -a -q "^health: a sandbox booted and ran a command" &&
+		since | grep -a -q "^ID  *TENANT  *CREATED" &&
+		! since | grep -a -q "^[0-9a-f]\{12\} *sbx-health "
+	check appliance_update_health_sandbox test $? = 0
 else
 	fail appliance_update_blessed "booted '$ver', settled=$settled"
 fi
